@@ -1,0 +1,59 @@
+# SPOrchestrator — the two commands of the README, and their helpers.
+#   make run    install what is missing, build, run the local instance (PostgreSQL, pool, nginx)
+#   make test   install what is missing, build, run every test
+#   make bench  compare the executor with the C reference (../shared/bench)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian packages the project needs at build, run and test time.
+APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev curl ca-certificates \
+	python3 python3-pytest python3-requests wrk spawn-fcgi
+# Tests use Debian's Python and its packages, whatever python3 is first in PATH.
+PYTHON := /usr/bin/python3
+SWIFT_BUILD_FLAGS ?=
+CONFIG ?= release
+
+.PHONY: help deps build build-debug run test test-unit test-e2e lint format bench clean
+
+help:
+	@echo "make run    - build and run the local instance on http://127.0.0.1:8080"
+	@echo "make test   - build and run every test (unit, PostgreSQL integration, nginx end-to-end)"
+	@echo "make bench  - throughput and p99 against the C reference server"
+	@echo "make lint   - swift format lint"
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing — run as root or install them" >&2; exit 1; fi; \
+		echo "==> installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	swift build -c $(CONFIG) $(SWIFT_BUILD_FLAGS)
+
+run: build
+	.build/$(CONFIG)/spo dev
+
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
+
+format:
+	swift format format --in-place --recursive Sources Tests Package.swift
+
+# Swift tests (unit + integration against a throwaway PostgreSQL cluster they create), then the
+# end-to-end suite through real nginx and the real pool, with the release build.
+test: deps lint
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --parallel --num-workers 2
+	$(MAKE) --no-print-directory test-e2e
+
+test-e2e: build
+	SPO_BIN=$(CURDIR)/.build/$(CONFIG)/spo $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
+
+bench: build
+	Tests/bench/run
+
+clean:
+	rm -rf .build

@@ -1,0 +1,26 @@
+/// Everything a worker needs to serve requests: an immutable snapshot of the control tables.
+public struct Configuration: Sendable {
+    public var services: [String: ServiceDefinition]
+    public var connections: [String: ConnectionDefinition]
+    public var retryPolicies: [String: RetryPolicy]
+
+    public init(
+        services: [String: ServiceDefinition] = [:], connections: [String: ConnectionDefinition] = [:],
+        retryPolicies: [String: RetryPolicy] = [:]
+    ) {
+        self.services = services
+        self.connections = connections
+        self.retryPolicies = retryPolicies
+    }
+
+    /// The enabled service called `name`.
+    public func enabledService(_ name: String) -> ServiceDefinition? {
+        guard let service = services[name], service.enabled else { return nil }
+        return service
+    }
+
+    /// The retry policy the service names, or a single attempt.
+    public func retryPolicy(for service: ServiceDefinition) -> RetryPolicy {
+        service.retryPolicy.flatMap { retryPolicies[$0] } ?? .none
+    }
+}

@@ -1,0 +1,73 @@
+import SPOJSON
+import SPOPostgres
+
+/// Reads the live configuration from the control tables.
+public enum ConfigurationStore {
+    /// The `NOTIFY` channel the control tables' triggers signal on.
+    public static let channel = "spo_config"
+
+    /// Loads a complete snapshot. Rows that no longer parse (edited by hand) are skipped with a
+    /// problem reported through `onProblem`, so one bad row never takes every service down.
+    public static func load(
+        from connection: PGConnection, onProblem: (String) -> Void = { _ in }
+    ) throws(PGError) -> Configuration {
+        var configuration = Configuration()
+        let connections = try connection.execute(
+            "SELECT name, conninfo, password_from, description FROM spo.connection")
+        for row in 0..<connections.rowCount {
+            let name = connections.value(row, 0) ?? ""
+            configuration.connections[name] = ConnectionDefinition(
+                name: name, conninfo: connections.value(row, 1) ?? "", passwordFrom: connections.value(row, 2),
+                description: connections.value(row, 3) ?? "")
+        }
+        let policies = try connection.execute(
+            """
+            SELECT name, max_attempts, initial_backoff_ms, multiplier, max_backoff_ms, jitter,
+                   array_to_json(retryable_sqlstates)::text
+            FROM spo.service_retry_policy
+            """)
+        for row in 0..<policies.rowCount {
+            let name = policies.value(row, 0) ?? ""
+            let states = (try? JSONValue.parse(policies.value(row, 6) ?? "[]"))?.arrayValue?.compactMap(\.stringValue)
+            configuration.retryPolicies[name] = RetryPolicy(
+                name: name, maxAttempts: Int(policies.value(row, 1) ?? "") ?? 1,
+                initialBackoffMilliseconds: Int(policies.value(row, 2) ?? "") ?? 0,
+                multiplier: Double(policies.value(row, 3) ?? "") ?? 1,
+                maxBackoffMilliseconds: Int(policies.value(row, 4) ?? "") ?? 0,
+                jitter: Double(policies.value(row, 5) ?? "") ?? 0, retryableSQLStates: states ?? [])
+        }
+        let services = try connection.execute(
+            """
+            SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
+                   s.version, c.procedure, c.result_shape, c.parameters::text
+            FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
+            """)
+        for row in 0..<services.rowCount {
+            let name = services.value(row, 1) ?? ""
+            do {
+                configuration.services[name] = try service(services, row: row)
+            } catch {
+                onProblem("service \(name) skipped: \(error)")
+            }
+        }
+        return configuration
+    }
+
+    private static func service(_ result: PGResult, row: Int) throws -> ServiceDefinition {
+        let name = result.value(row, 1) ?? ""
+        let parametersJSON = try JSONValue.parse(result.value(row, 11) ?? "[]")
+        let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
+            try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")
+        }
+        guard let procedure = QualifiedName(parsing: result.value(row, 9) ?? ""),
+            let shape = ServiceDefinition.ResultShape(rawValue: result.value(row, 10) ?? ""),
+            let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? "")
+        else { throw ConfigurationError("service \(name)", "invalid procedure, result shape or kind") }
+        return ServiceDefinition(
+            id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
+            enabled: result.value(row, 3) == "t", kind: kind, connection: result.value(row, 5) ?? "",
+            procedure: procedure, resultShape: shape, parameters: parameters,
+            timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
+            version: Int(result.value(row, 8) ?? "") ?? 1)
+    }
+}

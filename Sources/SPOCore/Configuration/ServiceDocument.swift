@@ -1,0 +1,297 @@
+import SPOJSON
+
+/// A configuration document that could not be read, with every problem found.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// `path` points into the document (`services[2].parameters[0].type`).
+    public var problems: [(path: String, problem: String)]
+
+    public init(_ path: String, _ problem: String) { problems = [(path, problem)] }
+    public init(problems: [(path: String, problem: String)]) { self.problems = problems }
+
+    public var description: String { problems.map { "\($0.path): \($0.problem)" }.joined(separator: "; ") }
+}
+
+/// The service document format (SPEC §4), shared by the admin API and `spo services import|export`.
+///
+/// Reading collects every problem rather than stopping at the first, so one import run tells
+/// the operator everything to fix.
+public enum ServiceDocument {
+    /// A service as read from a document, before its routine has been checked in the catalog.
+    public struct Draft: Sendable {
+        public var name: String
+        public var description: String
+        public var enabled: Bool
+        public var kind: ServiceDefinition.Kind
+        public var connection: String
+        /// As written: `schema.name`, optionally with an argument list for overloaded routines.
+        public var procedure: String
+        /// Nil when the document asks to discover them from the catalog.
+        public var parameters: [ParameterSpec]?
+        public var timeoutMilliseconds: Int
+        public var retryPolicy: String?
+    }
+
+    // MARK: - Reading
+
+    public static func draft(from value: JSONValue, path: String = "service") throws(ConfigurationError) -> Draft {
+        var reader = Reader(value, path: path)
+        let name = reader.string("name") ?? ""
+        if !name.isEmpty, !ServiceDefinition.isValidName(name) {
+            reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter (at most 63)")
+        }
+        let kindText = reader.string("kind", default: "procedure") ?? "procedure"
+        let kind = ServiceDefinition.Kind(rawValue: kindText)
+        if kind == nil { reader.problem("kind", "must be one of: procedure, parallel, saga") }
+        if kind == .parallel || kind == .saga { reader.problem("kind", "\(kindText) services are not available yet") }
+        var parameters: [ParameterSpec]? = nil
+        switch value["parameters"] {
+        case .string("discover"): parameters = nil
+        case .array(let items):
+            parameters = items.enumerated().compactMap { index, item in
+                reader.nested { () throws(ConfigurationError) in
+                    try parameter(from: item, path: "\(path).parameters[\(index)]")
+                }
+            }
+        case nil: parameters = []
+        default: reader.problem("parameters", "must be an array of parameters or \"discover\"")
+        }
+        let draft = Draft(
+            name: name, description: reader.string("description", default: "") ?? "",
+            enabled: reader.bool("enabled", default: true), kind: kind ?? .procedure,
+            connection: reader.string("connection") ?? "", procedure: reader.string("procedure") ?? "",
+            parameters: parameters,
+            timeoutMilliseconds: reader.int("timeout_ms", default: 30_000, range: 1...3_600_000),
+            retryPolicy: reader.string("retry_policy", default: nil))
+        try reader.finish(allowed: [
+            "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms",
+            "retry_policy", "result_shape",
+        ])
+        return draft
+    }
+
+    public static func parameter(from value: JSONValue, path: String) throws(ConfigurationError) -> ParameterSpec {
+        var reader = Reader(value, path: path)
+        let name = reader.string("name") ?? ""
+        let typeText = reader.string("type") ?? "text"
+        let type = SQLType(parsing: typeText)
+        if type == nil {
+            reader.problem(
+                "type",
+                "unsupported type \(typeText); use one of: "
+                    + SQLType.Base.allCases.map(\.rawValue).joined(separator: ", ")
+                    + " (or an array of one, e.g. integer[])")
+        }
+        let directionText = (reader.string("direction", default: "IN") ?? "IN").uppercased()
+        let direction = ParameterSpec.Direction(rawValue: directionText)
+        if direction == nil { reader.problem("direction", "must be IN, OUT or INOUT") }
+        let spec = ParameterSpec(
+            name: name, type: type ?? SQLType(.text), direction: direction ?? .in,
+            required: reader.bool("required", default: false), defaultValue: value["default"],
+            minimum: reader.number("minimum"), maximum: reader.number("maximum"),
+            maxLength: reader.optionalInt("maxLength"), pattern: reader.string("pattern", default: nil),
+            allowedValues: reader.array("enum"), description: reader.string("description", default: nil))
+        try reader.finish(allowed: [
+            "name", "type", "direction", "required", "default", "minimum", "maximum", "maxLength", "pattern", "enum",
+            "description",
+        ])
+        return spec
+    }
+
+    public static func connection(from value: JSONValue, path: String) throws(ConfigurationError)
+        -> ConnectionDefinition
+    {
+        var reader = Reader(value, path: path)
+        let name = reader.string("name") ?? ""
+        if !name.isEmpty, !ServiceDefinition.isValidName(name) {
+            reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter")
+        }
+        let conninfo = reader.string("conninfo") ?? ""
+        if conninfo.lowercased().contains("password") {
+            reader.problem(
+                "conninfo", "must not contain a password; reference it with password_from (env:NAME or file:/path)")
+        }
+        let passwordFrom = reader.string("password_from", default: nil)
+        if let passwordFrom, !(passwordFrom.hasPrefix("env:") || passwordFrom.hasPrefix("file:")) {
+            reader.problem("password_from", "must be env:NAME or file:/path")
+        }
+        let definition = ConnectionDefinition(
+            name: name, conninfo: conninfo, passwordFrom: passwordFrom,
+            description: reader.string("description", default: "") ?? "")
+        try reader.finish(allowed: ["name", "conninfo", "password_from", "description"])
+        return definition
+    }
+
+    public static func retryPolicy(from value: JSONValue, path: String) throws(ConfigurationError) -> RetryPolicy {
+        var reader = Reader(value, path: path)
+        let policy = RetryPolicy(
+            name: reader.string("name") ?? "", maxAttempts: reader.int("max_attempts", default: 3, range: 1...20),
+            initialBackoffMilliseconds: reader.int("initial_backoff_ms", default: 50, range: 0...60_000),
+            multiplier: reader.double("multiplier", default: 2, range: 1...10),
+            maxBackoffMilliseconds: reader.int("max_backoff_ms", default: 2000, range: 0...600_000),
+            jitter: reader.double("jitter", default: 0.2, range: 0...1),
+            retryableSQLStates: reader.array("retryable_sqlstates")?.compactMap(\.stringValue)
+                ?? RetryPolicy.transientSQLStates)
+        for state in policy.retryableSQLStates where !(state.count == 2 || state.count == 5) {
+            reader.problem("retryable_sqlstates", "\(state) is neither a SQLSTATE (5 characters) nor a class (2)")
+        }
+        try reader.finish(allowed: [
+            "name", "max_attempts", "initial_backoff_ms", "multiplier", "max_backoff_ms", "jitter",
+            "retryable_sqlstates",
+        ])
+        return policy
+    }
+
+    // MARK: - Writing
+
+    public static func document(for service: ServiceDefinition) -> JSONValue {
+        .object([
+            "name": .string(service.name), "description": .string(service.description),
+            "kind": .string(service.kind.rawValue), "connection": .string(service.connection),
+            "procedure": .string(service.procedure.description),
+            "parameters": .array(service.parameters.map(document(for:))),
+            "timeout_ms": .number(service.timeoutMilliseconds),
+            "retry_policy": service.retryPolicy.map(JSONValue.string) ?? .null, "enabled": .bool(service.enabled),
+            "result_shape": .string(service.resultShape.rawValue),
+        ])
+    }
+
+    public static func document(for parameter: ParameterSpec) -> JSONValue {
+        var members: [JSONValue.Member] = [
+            .init("name", .string(parameter.name)), .init("type", .string(parameter.type.description)),
+            .init("direction", .string(parameter.direction.rawValue)), .init("required", .bool(parameter.required)),
+        ]
+        if let value = parameter.defaultValue { members.append(.init("default", value)) }
+        if let value = parameter.minimum { members.append(.init("minimum", .number(value))) }
+        if let value = parameter.maximum { members.append(.init("maximum", .number(value))) }
+        if let value = parameter.maxLength { members.append(.init("maxLength", .number(value))) }
+        if let value = parameter.pattern { members.append(.init("pattern", .string(value))) }
+        if let value = parameter.allowedValues { members.append(.init("enum", .array(value))) }
+        if let value = parameter.description { members.append(.init("description", .string(value))) }
+        return .object(members)
+    }
+
+    /// A connection without its secret: only where the secret comes from.
+    public static func document(for connection: ConnectionDefinition) -> JSONValue {
+        .object([
+            "name": .string(connection.name), "conninfo": .string(connection.conninfo),
+            "password_from": connection.passwordFrom.map(JSONValue.string) ?? .null,
+            "description": .string(connection.description),
+        ])
+    }
+
+    public static func document(for policy: RetryPolicy) -> JSONValue {
+        .object([
+            "name": .string(policy.name), "max_attempts": .number(policy.maxAttempts),
+            "initial_backoff_ms": .number(policy.initialBackoffMilliseconds), "multiplier": .number(policy.multiplier),
+            "max_backoff_ms": .number(policy.maxBackoffMilliseconds), "jitter": .number(policy.jitter),
+            "retryable_sqlstates": .array(policy.retryableSQLStates.map(JSONValue.string)),
+        ])
+    }
+}
+
+/// Reads typed members of one JSON object, collecting problems with their paths.
+private struct Reader {
+    let value: JSONValue
+    let path: String
+    var problems: [(path: String, problem: String)] = []
+
+    init(_ value: JSONValue, path: String) {
+        self.value = value
+        self.path = path
+        if value.members == nil { problems.append((path, "must be a JSON object")) }
+    }
+
+    mutating func problem(_ key: String, _ message: String) { problems.append(("\(path).\(key)", message)) }
+
+    mutating func nested<T>(_ body: () throws(ConfigurationError) -> T) -> T? {
+        do { return try body() } catch {
+            problems += error.problems
+            return nil
+        }
+    }
+
+    /// A required string (nil and a problem when missing or empty).
+    mutating func string(_ key: String) -> String? {
+        guard let text = value[key]?.stringValue, !text.isEmpty else {
+            problem(key, "is required (a non-empty string)")
+            return nil
+        }
+        return text
+    }
+
+    mutating func string(_ key: String, default fallback: String?) -> String? {
+        switch value[key] {
+        case nil, .null?: return fallback
+        case .string(let text)?: return text
+        default:
+            problem(key, "must be a string")
+            return fallback
+        }
+    }
+
+    mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+        switch value[key] {
+        case nil, .null?: return fallback
+        case .bool(let flag)?: return flag
+        default:
+            problem(key, "must be true or false")
+            return fallback
+        }
+    }
+
+    mutating func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard let member = value[key], member != .null else { return fallback }
+        guard let number = member.intValue, range.contains(number) else {
+            problem(key, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            return fallback
+        }
+        return number
+    }
+
+    mutating func optionalInt(_ key: String) -> Int? {
+        guard let member = value[key], member != .null else { return nil }
+        guard let number = member.intValue, number >= 0 else {
+            problem(key, "must be a non-negative integer")
+            return nil
+        }
+        return number
+    }
+
+    mutating func double(_ key: String, default fallback: Double, range: ClosedRange<Double>) -> Double {
+        guard let member = value[key], member != .null else { return fallback }
+        guard let number = member.doubleValue, range.contains(number) else {
+            problem(key, "must be a number from \(range.lowerBound) to \(range.upperBound)")
+            return fallback
+        }
+        return number
+    }
+
+    /// A number kept as its exact literal.
+    mutating func number(_ key: String) -> String? {
+        switch value[key] {
+        case nil, .null?: return nil
+        case .number(let text)?: return text
+        default:
+            problem(key, "must be a number")
+            return nil
+        }
+    }
+
+    mutating func array(_ key: String) -> [JSONValue]? {
+        switch value[key] {
+        case nil, .null?: return nil
+        case .array(let items)?: return items
+        default:
+            problem(key, "must be an array")
+            return nil
+        }
+    }
+
+    func finish(allowed: Set<String>) throws(ConfigurationError) {
+        var all = problems
+        for member in value.members ?? [] where !allowed.contains(member.key) {
+            all.append(("\(path).\(member.key)", "unknown field; allowed: " + allowed.sorted().joined(separator: ", ")))
+        }
+        if !all.isEmpty { throw ConfigurationError(problems: all) }
+    }
+}

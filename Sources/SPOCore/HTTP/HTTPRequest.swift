@@ -1,0 +1,20 @@
+/// A request as the worker sees it: what nginx passed over FastCGI.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The decoded, normalised path (nginx's `$document_uri`).
+    public var path: String
+    public var query: String
+    /// Header names lowercased, `-` kept (`x-correlation-id`).
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(method: String, path: String, query: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}

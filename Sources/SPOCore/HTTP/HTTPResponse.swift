@@ -1,0 +1,61 @@
+import SPOJSON
+
+/// A response ready to be written as CGI output.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response.
+    public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        var body: [UInt8] = []
+        value.write(to: &body)
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
+    }
+
+    /// The one rendering of an error: `{"error": {"code", "message", "reference", "details"}}`.
+    public static func error(_ error: APIError, reference: String?, headers: [(String, String)] = []) -> HTTPResponse {
+        let body: JSONValue = .object([
+            "error": .object([
+                "code": .string(error.code.rawValue), "message": .string(error.message),
+                "reference": reference.map(JSONValue.string) ?? .null, "details": .array(error.details),
+            ])
+        ])
+        return json(error.code.httpStatus, body, headers: headers)
+    }
+
+    /// The CGI form nginx expects: `Status:` and headers, a blank line, the body.
+    public func cgiBytes() -> [UInt8] {
+        var head = "Status: \(status) \(HTTPResponse.reason(status))\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(body.count)\r\n\r\n"
+        return Array(head.utf8) + body
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 413: "Payload Too Large"
+        case 415: "Unsupported Media Type"
+        case 500: "Internal Server Error"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: "Status"
+        }
+    }
+}

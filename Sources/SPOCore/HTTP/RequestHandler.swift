@@ -1,0 +1,235 @@
+import Foundation
+import SPOJSON
+import SPOPostgres
+
+/// Turns one HTTP request into a response: routing, validation, execution and audit.
+///
+/// Owned by one worker process and used by one request at a time.
+public final class RequestHandler {
+    /// The live configuration; replaced when the control tables change.
+    public private(set) var configuration: Configuration
+    private let control: ControlDatabase
+    private let executor: Executor
+    private let audit = AuditLog()
+    private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
+    /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
+    public var journal: InFlightJournal?
+
+    /// Largest body accepted, matching nginx's `client_max_body_size` in `nginx/spo.conf`.
+    public static let maxBodyBytes = 1 << 20
+
+    public init(configuration: Configuration, control: ControlDatabase, executor: Executor = Executor()) {
+        self.configuration = configuration
+        self.control = control
+        self.executor = executor
+    }
+
+    /// Installs a new configuration snapshot.
+    public func reload(_ configuration: Configuration) {
+        self.configuration = configuration
+        validators.removeAll()
+        executor.configurationChanged()
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let context = RequestContext(request)
+        switch Route(method: request.method, path: request.path) {
+        case .execute(let name):
+            return execute(serviceName: name, body: request.body, envelope: false, context)
+        case .executeEnvelope:
+            return execute(serviceName: nil, body: request.body, envelope: true, context)
+        case .health:
+            return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
+        case .methodNotAllowed(let allowed):
+            return fail(
+                APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
+                extraHeaders: [("Allow", allowed)])
+        case .notFound:
+            return fail(APIError(.notFound, "no such endpoint: \(request.method) \(request.path)"), context)
+        }
+    }
+
+    // MARK: - Execution
+
+    private func execute(serviceName: String?, body: [UInt8], envelope: Bool, _ context: RequestContext) -> HTTPResponse
+    {
+        let document: JSONValue
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            document = .object([])
+        } else {
+            guard context.isJSON else {
+                return reject(
+                    APIError(.unsupportedMediaType, "send the parameters as JSON with Content-Type: application/json"),
+                    serviceName, context)
+            }
+            do {
+                document = try JSONValue.parse(body)
+            } catch {
+                let problem = ParameterProblem(parameter: nil, problem: "the body is not valid JSON: \(error)")
+                return reject(.invalidParameters([problem]), serviceName, context)
+            }
+        }
+        var name = serviceName
+        var parameters = document
+        if envelope {
+            guard case .string(let named)? = document["service"] else {
+                let problem = ParameterProblem(parameter: "service", problem: "is required: the name of the service")
+                return fail(.invalidParameters([problem]), context)
+            }
+            name = named
+            parameters = document["parameters"] ?? .object([])
+            let extra = (document.members ?? []).map(\.key).filter { $0 != "service" && $0 != "parameters" }
+            if !extra.isEmpty {
+                let problems = extra.map {
+                    ParameterProblem(parameter: $0, problem: "unknown field; use service and parameters")
+                }
+                return reject(.invalidParameters(problems), name, context)
+            }
+        }
+        guard let name, let service = configuration.enabledService(name) else {
+            return fail(APIError(.serviceNotFound, "no enabled service named \(name ?? "")"), context)
+        }
+        switch validator(for: service).validate(parameters) {
+        case .failure(let failure):
+            return finish(
+                service, parameters: parameters, outcome: nil, error: .invalidParameters(failure.problems), context)
+        case .success(let bound):
+            let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+            let executionID = UUID().uuidString.lowercased()
+            journal?.begin(
+                .object([
+                    "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
+                    "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
+                    "correlation_id": .string(context.correlationID),
+                    "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
+                ]))
+            defer { journal?.end() }
+            let outcome = executor.execute(service, parameters: bound, configuration: configuration)
+            let error = outcome.result.failure.map {
+                APIError.executionFailed($0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds)
+            }
+            return finish(
+                service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID)
+        }
+    }
+
+    /// Audits an execution of an existing service and builds its response.
+    private func finish(
+        _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
+        _ context: RequestContext, executionID: String = UUID().uuidString.lowercased()
+    ) -> HTTPResponse {
+        let reference = error.map { _ in UUID().uuidString.lowercased() }
+        let status =
+            switch error?.code {
+            case nil: "succeeded"
+            case .timeout?: "timeout"
+            case .invalidParameters?, .unsupportedMediaType?: "rejected"
+            default: "failed"
+            }
+        let record = AuditRecord(
+            execution: .init(
+                id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
+                status: status, httpStatus: error?.code.httpStatus ?? 200, errorCode: error?.code.rawValue,
+                durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
+                correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: nil,
+                attempts: outcome?.attempts ?? []),
+            failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
+        write(record, context)
+        let headers = context.headers + [("X-Execution-ID", executionID)]
+        if let error {
+            if error.code != .invalidParameters {
+                Log.warning(
+                    "execution failed",
+                    [
+                        "service": .string(service.name), "code": .string(error.code.rawValue),
+                        "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null, "reference": .string(reference!),
+                        "correlation_id": .string(context.correlationID),
+                    ])
+            }
+            return .error(error, reference: reference, headers: headers)
+        }
+        let outcome = outcome!
+        let body: JSONValue = .object([
+            "execution_id": .string(executionID), "service": .string(service.name), "status": .string("succeeded"),
+            "attempts": .number(outcome.attempts.count),
+            "duration_ms": .number((outcome.durationMilliseconds * 1000).rounded() / 1000),
+            "data": .raw((try? outcome.result.get()) ?? "null"),
+        ])
+        return .json(200, body, headers: headers)
+    }
+
+    /// An input error before validation proper: audited as rejected when the service exists.
+    private func reject(_ error: APIError, _ serviceName: String?, _ context: RequestContext) -> HTTPResponse {
+        if let serviceName, let service = configuration.enabledService(serviceName) {
+            return finish(service, parameters: .null, outcome: nil, error: error, context)
+        }
+        return fail(error, context)
+    }
+
+    /// An error that belongs to no execution: only a `service_error` row.
+    private func fail(_ error: APIError, _ context: RequestContext, extraHeaders: [(String, String)] = [])
+        -> HTTPResponse
+    {
+        let reference = UUID().uuidString.lowercased()
+        write(
+            AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error)), context)
+        return .error(error, reference: reference, headers: context.headers + extraHeaders)
+    }
+
+    private func write(_ record: AuditRecord, _ context: RequestContext) {
+        do {
+            try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try audit.write(record, to: connection)
+            }
+        } catch {
+            Log.error(
+                "audit write failed",
+                ["error": .string(error.description), "correlation_id": .string(context.correlationID)])
+        }
+    }
+
+    private func validator(for service: ServiceDefinition) -> ParameterValidator {
+        if let cached = validators[service.name], cached.version == service.version { return cached.validator }
+        let validator = ParameterValidator(parameters: service.parameters)
+        validators[service.name] = (service.version, validator)
+        return validator
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+/// What every response of one request shares: its correlation id, user and idempotency key.
+struct RequestContext {
+    var correlationID: String
+    var user: String
+    var idempotencyKey: String?
+    var isJSON: Bool
+
+    init(_ request: HTTPRequest) {
+        if let given = request.header("x-correlation-id"), RequestContext.isValidToken(given) {
+            correlationID = given
+        } else {
+            correlationID = UUID().uuidString.lowercased()
+        }
+        user = "anonymous"
+        idempotencyKey = request.header("idempotency-key").flatMap { RequestContext.isValidToken($0) ? $0 : nil }
+        let contentType = (request.header("content-type") ?? "").lowercased()
+        isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
+    }
+
+    var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// Client-supplied ids are echoed in headers and logs: printable, no separators, bounded.
+    static func isValidToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.:".unicodeScalars.contains($0))
+            }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// The endpoints of the API, resolved from method and path.
+public enum Route: Equatable, Sendable {
+    case execute(service: String)
+    case executeEnvelope
+    case health
+    /// The path exists but not for this method; carries the `Allow` header value.
+    case methodNotAllowed(allowed: String)
+    case notFound
+
+    public init(method: String, path: String) {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard segments.first == "api" else {
+            self = .notFound
+            return
+        }
+        let (route, allowed): (Route, String) =
+            switch segments.dropFirst().map(String.init) {
+            case let parts where parts.count == 3 && parts[0] == "services" && parts[2] == "execute":
+                (.execute(service: parts[1]), "POST")
+            case ["execute"]: (.executeEnvelope, "POST")
+            case ["health"]: (.health, "GET, HEAD")
+            default: (.notFound, "")
+            }
+        if route == .notFound
+            || allowed.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == method })
+        {
+            self = route
+        } else {
+            self = .methodNotAllowed(allowed: allowed)
+        }
+    }
+}

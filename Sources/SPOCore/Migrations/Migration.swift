@@ -1,0 +1,9 @@
+/// One numbered, forward-only change to the control schema.
+public struct Migration: Sendable {
+    public var version: Int
+    public var name: String
+    public var sql: String
+
+    /// All migrations in order. Append new ones; never edit one that has shipped.
+    public static let all: [Migration] = [controlSchema]
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Glibc
+import SPOJSON
+import SPOPostgres
+
+/// `spo serve`: keeps one worker running per `server` line of the nginx upstream block.
+///
+/// - A worker that dies is replaced at once on the same listening socket (which the supervisor
+///   keeps open, so waiting connections are served by the replacement); its in-flight execution,
+///   if any, is audited as `interrupted`.
+/// - SIGTERM/SIGINT: every worker finishes the request in hand and exits; then the supervisor exits.
+/// - SIGHUP: the configuration file is read again and the pool reconciled: new lines get a worker,
+///   removed lines have theirs drained and their socket closed.
+public final class Supervisor {
+    public struct Options: Sendable {
+        public var nginxConfigPath: String
+        public var upstreamName: String
+        public var controlConninfo: String
+        /// The `spo` executable to start workers from.
+        public var executable: String
+        /// Seconds to wait for workers to drain before SIGKILL.
+        public var drainSeconds: Int
+
+        public init(
+            nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
+            drainSeconds: Int = 30
+        ) {
+            self.nginxConfigPath = nginxConfigPath
+            self.upstreamName = upstreamName
+            self.controlConninfo = controlConninfo
+            self.executable = executable
+            self.drainSeconds = drainSeconds
+        }
+    }
+
+    private final class Slot {
+        let socket: ListeningSocket
+        var pid: pid_t = 0
+        var startedAt = ContinuousClock.now
+        var quickDeaths = 0
+        var retired = false
+        init(socket: ListeningSocket) { self.socket = socket }
+        var journalPath: String { "\(Supervisor.runtimePath(for: socket.address)).inflight" }
+    }
+
+    private let options: Options
+    private var slots: [UpstreamBlock.Address: Slot] = [:]
+    private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+    private let audit = AuditLog()
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Runs until told to stop; returns the exit status.
+    public func run() -> Int32 {
+        Log.component = "supervisor"
+        signals.block()
+        SignalSet.ignoreBrokenPipes()
+        do {
+            try reconcile()
+        } catch {
+            Log.error("cannot start the pool", ["error": .string("\(error)")])
+            stopAll()
+            return 1
+        }
+        Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
+        while true {
+            guard let signal = signals.next(waitingMilliseconds: 1000) else {
+                respawnDue()
+                continue
+            }
+            switch signal {
+            case SIGCHLD:
+                reapChildren()
+            case SIGHUP:
+                Log.info("reloading the pool from \(options.nginxConfigPath)")
+                do { try reconcile() } catch {
+                    Log.error("pool reload failed; keeping the current pool", ["error": .string("\(error)")])
+                }
+            default:
+                Log.info("stopping: draining workers", ["signal": .number(Int(signal))])
+                stopAll()
+                Log.info("stopped")
+                return 0
+            }
+        }
+    }
+
+    // MARK: - Pool changes
+
+    private func reconcile() throws {
+        let text = try String(contentsOfFile: options.nginxConfigPath, encoding: .utf8)
+        let block = try UpstreamBlock.parse(text, name: options.upstreamName)
+        let wanted = Set(block.servers)
+        for (address, slot) in slots where !wanted.contains(address) {
+            slot.retired = true
+            if slot.pid > 0 { kill(slot.pid, SIGTERM) } else { retire(address) }
+            Log.info("worker removed from the pool", ["address": .string(address.description)])
+        }
+        for address in block.servers where slots[address] == nil {
+            let slot = Slot(socket: try ListeningSocket(address))
+            slots[address] = slot
+            start(slot)
+        }
+    }
+
+    private func start(_ slot: Slot) {
+        let arguments = [
+            options.executable, "worker", "--control", options.controlConninfo, "--journal", slot.journalPath,
+        ]
+        do {
+            slot.pid = try ChildProcess.spawn(arguments, standardInput: slot.socket.descriptor)
+            slot.startedAt = .now
+            Log.info(
+                "worker started",
+                ["address": .string(slot.socket.address.description), "worker_pid": .number(Int(slot.pid))])
+        } catch {
+            slot.pid = 0
+            Log.error("could not start a worker", ["error": .string("\(error)")])
+        }
+    }
+
+    private func reapChildren() {
+        var status: Int32 = 0
+        while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
+            guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else { continue }
+            slot.pid = 0
+            recoverInFlight(slot)
+            if slot.retired {
+                retire(address)
+                continue
+            }
+            let code = ChildProcess.exitCode(status)
+            let lived = slot.startedAt.duration(to: .now)
+            slot.quickDeaths = lived < .seconds(2) ? slot.quickDeaths + 1 : 0
+            Log.warning(
+                "worker exited; replacing it",
+                [
+                    "address": .string(address.description), "worker_pid": .number(Int(pid)),
+                    "status": .number(Int(code)),
+                ])
+            if slot.quickDeaths < 3 { start(slot) }  // else respawnDue() retries with a pause
+        }
+    }
+
+    /// Restarts workers that kept dying right after start, at most once a second.
+    private func respawnDue() {
+        for slot in slots.values where slot.pid == 0 && !slot.retired {
+            if slot.startedAt.duration(to: .now) > .seconds(1) { start(slot) }
+        }
+    }
+
+    private func retire(_ address: UpstreamBlock.Address) {
+        slots[address]?.socket.close()
+        slots[address] = nil
+    }
+
+    private func stopAll() {
+        for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(options.drainSeconds)
+        while slots.values.contains(where: { $0.pid > 0 }) {
+            if ContinuousClock.now > deadline {
+                for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGKILL) }
+            }
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0, let slot = slots.values.first(where: { $0.pid == pid }) {
+                slot.pid = 0
+                recoverInFlight(slot)
+            } else if pid <= 0 {
+                usleep(20_000)
+            }
+        }
+        for address in Array(slots.keys) { retire(address) }
+    }
+
+    // MARK: - Recovery
+
+    /// Audits the execution a dead worker was running, if any.
+    private func recoverInFlight(_ slot: Slot) {
+        guard let record = InFlightJournal.takeLeftover(at: slot.journalPath),
+            let executionID = record["execution_id"]?.stringValue
+        else { return }
+        let startedMilliseconds = record["started_at_ms"]?.doubleValue ?? Date().timeIntervalSince1970 * 1000
+        let error = APIError(.internalError, "the worker running this execution died before it finished")
+        let audit = AuditRecord(
+            execution: .init(
+                id: executionID, serviceID: Int64(record["service_id"]?.intValue ?? 0),
+                serviceName: record["service_name"]?.stringValue ?? "", parameters: record["parameters"],
+                status: "interrupted", httpStatus: 502, errorCode: error.code.rawValue,
+                durationMilliseconds: Date().timeIntervalSince1970 * 1000 - startedMilliseconds,
+                user: record["user"]?.stringValue ?? "anonymous",
+                correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,
+                attempts: []),
+            failure: .init(
+                reference: UUID().uuidString.lowercased(), serviceName: record["service_name"]?.stringValue,
+                error: error))
+        do {
+            let connection = try PGConnection(conninfo: options.controlConninfo)
+            try self.audit.write(audit, to: connection)
+            Log.warning("audited the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
+        } catch {
+            Log.error(
+                "could not audit an interrupted execution",
+                ["execution_id": .string(executionID), "error": .string("\(error)")])
+        }
+    }
+
+    /// Where per-slot runtime files live: next to a unix socket, or in the temp directory for TCP.
+    static func runtimePath(for address: UpstreamBlock.Address) -> String {
+        switch address {
+        case .unix(let path): path
+        case .tcp(let host, let port): NSTemporaryDirectory() + "spo-\(host)-\(port)"
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import SPOFastCGI
+import SPOJSON
+import SPOPostgres
+
+/// One process of the pool: accepts FastCGI requests on its listening socket (standard input,
+/// the FastCGI convention) one at a time, and follows configuration changes.
+///
+/// Between requests it waits in `poll(2)` on both the listening socket and the control
+/// connection, so a configuration `NOTIFY` is applied within a poll interval even when idle.
+public final class Worker {
+    private let control: ControlDatabase
+    private let listenSocket: Int32
+    private let journalPath: String?
+    private var handler: RequestHandler?
+    private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
+    private let parent = getppid()
+
+    public init(controlConninfo: String, listenSocket: Int32 = 0, journalPath: String? = nil) {
+        self.control = ControlDatabase(conninfo: controlConninfo)
+        self.listenSocket = listenSocket
+        self.journalPath = journalPath
+    }
+
+    /// Serves until SIGTERM/SIGINT (finishing the request in hand) or until the supervisor is gone.
+    public func run() -> Int32 {
+        Log.component = "worker"
+        signals.block()
+        SignalSet.ignoreBrokenPipes()
+        control.onReconnect = { [weak self] connection throws(PGError) in
+            try connection.execute("LISTEN \(ConfigurationStore.channel)")
+            self?.reload(from: connection)
+        }
+        let request = FastCGIRequest(listenSocket: listenSocket)
+        Log.info("worker started", ["journal": journalPath.map(JSONValue.string) ?? .null])
+        while true {
+            if let signal = signals.next(waitingMilliseconds: 0) {
+                Log.info("worker stopping", ["signal": .number(Int(signal))])
+                return 0
+            }
+            if getppid() != parent {
+                Log.warning("supervisor is gone; worker exiting")
+                return 0
+            }
+            let ready = waitForWork()
+            guard ready, let handler = ensureHandler() else { continue }
+            guard request.accept() else {
+                Log.error("accept failed on the listening socket", ["errno": .number(Int(errno))])
+                return 1
+            }
+            serve(request, with: handler)
+            request.finish()
+        }
+    }
+
+    private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
+        var headers: [String: String] = [:]
+        for (parameter, header) in Worker.forwardedHeaders {
+            if let value = request.parameter(parameter) { headers[header] = value }
+        }
+        let response: HTTPResponse
+        if let length = request.parameter("CONTENT_LENGTH").flatMap(Int.init), length > RequestHandler.maxBodyBytes {
+            response = .error(
+                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
+        } else if let body = request.readBody(limit: RequestHandler.maxBodyBytes) {
+            let http = HTTPRequest(
+                method: request.parameter("REQUEST_METHOD") ?? "GET",
+                path: request.parameter("DOCUMENT_URI") ?? request.parameter("SCRIPT_NAME") ?? "/",
+                query: request.parameter("QUERY_STRING") ?? "", headers: headers, body: body)
+            response = handler.handle(http)
+        } else {
+            response = .error(
+                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
+        }
+        request.write(response.cgiBytes())
+    }
+
+    /// FastCGI parameters carrying the request headers the API reads.
+    private static let forwardedHeaders: [(String, String)] = [
+        ("CONTENT_TYPE", "content-type"), ("HTTP_X_CORRELATION_ID", "x-correlation-id"),
+        ("HTTP_IDEMPOTENCY_KEY", "idempotency-key"), ("HTTP_AUTHORIZATION", "authorization"),
+        ("HTTP_PREFER", "prefer"),
+    ]
+
+    /// Waits up to a second for a connection or a configuration change; true when a client waits.
+    private func waitForWork() -> Bool {
+        var descriptors = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
+        let controlConnection = control.current
+        if let socket = controlConnection?.socket, socket >= 0, controlConnection?.isHealthy == true {
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        }
+        let ready = poll(&descriptors, nfds_t(descriptors.count), 1000)
+        if ready < 0 { return false }
+        if controlConnection == nil || controlConnection?.isHealthy == false
+            || descriptors.count > 1
+                && descriptors[1].revents != 0
+        {
+            followConfiguration()
+        }
+        return descriptors[0].revents & Int16(POLLIN) != 0
+    }
+
+    /// Applies pending configuration notifications; reconnects (and reloads) when the control
+    /// connection was lost.
+    private func followConfiguration() {
+        do {
+            let connection = try control.open()
+            if !connection.notifications().isEmpty { reload(from: connection) }
+        } catch {
+            Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
+        }
+    }
+
+    private func ensureHandler() -> RequestHandler? {
+        if handler == nil { followConfiguration() }
+        return handler
+    }
+
+    private func reload(from connection: PGConnection) {
+        do {
+            let configuration = try ConfigurationStore.load(from: connection) { problem in
+                Log.warning("configuration problem", ["problem": .string(problem)])
+            }
+            if let handler {
+                handler.reload(configuration)
+            } else {
+                let handler = RequestHandler(configuration: configuration, control: control)
+                handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
+                self.handler = handler
+            }
+            Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
+        } catch {
+            Log.error("could not load configuration", ["error": .string(error.description)])
+        }
+    }
+}

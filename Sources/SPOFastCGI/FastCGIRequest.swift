@@ -1,0 +1,64 @@
+internal import CFastCGI
+import Glibc
+
+/// One FastCGI request slot on a listening socket, reused from request to request.
+///
+/// Owns its `FCGX_Request` (libfcgi keeps pointers into it, so it lives at a fixed address).
+/// Not thread-safe: a worker serves one request at a time.
+public final class FastCGIRequest {
+    private let request: UnsafeMutablePointer<FCGX_Request>
+
+    /// Prepares a slot that accepts connections on `listenSocket` (0 when the process was
+    /// started the FastCGI way, with the listening socket as its standard input).
+    public init(listenSocket: Int32 = 0) {
+        FastCGIRequest.initializeLibrary
+        request = .allocate(capacity: 1)
+        request.initialize(to: FCGX_Request())
+        FCGX_InitRequest(request, listenSocket, 0)
+    }
+
+    deinit {
+        FCGX_Free(request, 1)
+        request.deinitialize(count: 1)
+        request.deallocate()
+    }
+
+    private static let initializeLibrary: Void = { _ = FCGX_Init() }()
+
+    /// Waits for the next request (finishing the previous one). False when the socket failed.
+    public func accept() -> Bool { FCGX_Accept_r(request) >= 0 }
+
+    /// Ends the current request: flushes the response and closes the connection to nginx.
+    public func finish() { FCGX_Finish_r(request) }
+
+    /// A FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `HTTP_X_CORRELATION_ID`, …).
+    public func parameter(_ name: String) -> String? {
+        guard let value = FCGX_GetParam(name, request.pointee.envp) else { return nil }
+        return String(cString: value)
+    }
+
+    /// Reads the request body, up to `limit` bytes. Returns nil when the body is larger.
+    public func readBody(limit: Int) -> [UInt8]? {
+        var body: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) {
+                    FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in)
+                }
+            }
+            if count <= 0 { return body }
+            body.append(contentsOf: chunk[0..<Int(count)])
+            if body.count > limit { return nil }
+        }
+    }
+
+    /// Writes response bytes (CGI headers first, then a blank line, then the body).
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
+            }
+        }
+    }
+}

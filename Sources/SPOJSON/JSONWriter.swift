@@ -1,0 +1,74 @@
+internal import CJansson
+
+extension JSONValue {
+    /// The compact JSON text of this value.
+    ///
+    /// Strings are encoded by jansson; numbers and `raw` fragments are written as their exact
+    /// text, which jansson's encoder cannot do (it only knows 64-bit integers and doubles).
+    public func serialized() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the compact JSON text of this value to `out`.
+    public func write(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let text): out.append(contentsOf: text.utf8)
+        case .raw(let text): out.append(contentsOf: text.utf8)
+        case .string(let text): JSONValue.writeString(text, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                item.write(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (index, member) in members.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(member.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                member.value.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends `text` as a JSON string literal, escaped by jansson.
+    public static func writeString(_ text: String, to out: inout [UInt8]) {
+        if isPlain(text) {
+            // Nothing to escape: skip the C round trip on the common case (names, ids, statuses).
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        var text = text
+        text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                guard let node = json_stringn_nocheck(chars.baseAddress, chars.count) else { return }
+                defer { json_decref(node) }
+                let flags = Int(JSON_ENCODE_ANY | JSON_COMPACT)
+                let size = json_dumpb(node, nil, 0, flags)
+                let start = out.count
+                out.append(contentsOf: repeatElement(0, count: size))
+                out.withUnsafeMutableBufferPointer { buffer in
+                    let target = UnsafeMutableRawPointer(buffer.baseAddress! + start).assumingMemoryBound(
+                        to: CChar.self)
+                    _ = json_dumpb(node, target, size, flags)
+                }
+            }
+        }
+    }
+
+    private static func isPlain(_ text: String) -> Bool {
+        text.utf8.allSatisfy {
+            $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "/")
+        }
+    }
+}

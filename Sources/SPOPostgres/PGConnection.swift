@@ -1,0 +1,236 @@
+internal import CLibPQ
+import Foundation
+import Glibc
+
+/// One libpq connection. Owns its `PGconn` and finishes it, even when connecting failed.
+///
+/// Queries are sent asynchronously and awaited with `poll(2)`, so every statement can carry a
+/// deadline: when it passes, the statement is cancelled on the server (not just abandoned) and
+/// the call throws a `.timeout` error.
+///
+/// Not thread-safe: one connection belongs to one worker thread at a time.
+public final class PGConnection {
+    private let handle: OpaquePointer
+    private var prepared: Set<String> = []
+
+    /// Connects with a libpq conninfo string (`host=… dbname=…` or a `postgresql://` URI).
+    public init(conninfo: String) throws(PGError) {
+        guard let handle = PQconnectdb(conninfo) else {
+            throw PGError(kind: .connection, sqlstate: "08001", message: "out of memory creating a connection")
+        }
+        self.handle = handle
+        guard PQstatus(handle) == CONNECTION_OK else {
+            throw PGError(kind: .connection, sqlstate: "08001", message: lastErrorMessage)
+        }
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Whether the connection is usable as far as libpq knows.
+    public var isHealthy: Bool {
+        !abandoned && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    /// Set when a statement could not be brought to an end; the owner should replace the connection.
+    private var abandoned = false
+
+    /// The server process id serving this connection.
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// The socket, for callers that wait for notifications alongside other descriptors.
+    public var socket: Int32 { PQsocket(handle) }
+
+    /// Runs `sql` with text parameters and waits for its result.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant? = nil)
+        throws(PGError) -> PGResult
+    {
+        let sent = withCParameters(parameters) { count, values in
+            PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw connectionError() }
+        return try awaitResult(deadline: deadline)
+    }
+
+    /// Runs the named prepared statement, preparing it from `sql` the first time this connection
+    /// sees the name. Names must change when their SQL does.
+    @discardableResult
+    public func executePrepared(
+        _ name: String, sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant? = nil
+    ) throws(PGError) -> PGResult {
+        if !prepared.contains(name) {
+            guard PQsendPrepare(handle, name, sql, Int32(parameters.count), nil) == 1 else { throw connectionError() }
+            _ = try awaitResult(deadline: deadline)
+            prepared.insert(name)
+        }
+        let sent = withCParameters(parameters) { count, values in
+            PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw connectionError() }
+        return try awaitResult(deadline: deadline)
+    }
+
+    /// Runs several statements (no parameters) in one round trip; returns nothing.
+    public func executeScript(_ sql: String) throws(PGError) {
+        guard PQsendQuery(handle, sql) == 1 else { throw connectionError() }
+        _ = try awaitResult(deadline: nil)
+    }
+
+    /// Quotes an identifier with libpq's rules.
+    public func quoteIdentifier(_ identifier: String) -> String {
+        guard let quoted = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
+            return "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    /// Reads whatever the server sent without blocking and returns pending notifications.
+    public func notifications() -> [PGNotification] {
+        _ = PQconsumeInput(handle)
+        var result: [PGNotification] = []
+        while let notify = PQnotifies(handle) {
+            result.append(
+                PGNotification(
+                    channel: String(cString: notify.pointee.relname), payload: String(cString: notify.pointee.extra)))
+            PQfreemem(notify)
+        }
+        return result
+    }
+
+    // MARK: - Waiting for results
+
+    private func awaitResult(deadline: ContinuousClock.Instant?) throws(PGError) -> PGResult {
+        var last: OpaquePointer?
+        var failure: PGError?
+        var cancelled = false
+        while true {
+            while PQisBusy(handle) == 1 {
+                let timeout = cancelled ? 5_000 : remainingMilliseconds(until: deadline)
+                if timeout == 0 && !cancelled {
+                    cancelled = true
+                    cancel()
+                    continue
+                }
+                switch waitReadable(timeoutMilliseconds: timeout) {
+                case .readable where PQconsumeInput(handle) == 1, .timedOut where !cancelled:
+                    continue
+                case .timedOut:
+                    // The server ignored the cancel: this connection can no longer be trusted.
+                    abandoned = true
+                    if let last { PQclear(last) }
+                    throw timeoutError()
+                default:
+                    if let last { PQclear(last) }
+                    throw connectionError()
+                }
+            }
+            guard let next = PQgetResult(handle) else { break }
+            switch PQresultStatus(next) {
+            case PGRES_FATAL_ERROR:
+                if failure == nil { failure = serverError(next) }
+                PQclear(next)
+            case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                if let last { PQclear(last) }
+                last = next
+            default:
+                if failure == nil { failure = serverError(next) }
+                PQclear(next)
+            }
+        }
+        if let failure {
+            if let last { PQclear(last) }
+            if cancelled && failure.sqlstate == "57014" { throw timeoutError() }
+            throw failure
+        }
+        guard let last else { throw connectionError() }
+        return PGResult(taking: last)
+    }
+
+    /// Asks the server to cancel the statement in progress (a separate connection, per libpq).
+    private func cancel() {
+        guard let token = PQgetCancel(handle) else { return }
+        defer { PQfreeCancel(token) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(token, &buffer, Int32(buffer.count))
+    }
+
+    private enum Readiness { case readable, timedOut, failed }
+
+    private func waitReadable(timeoutMilliseconds: Int32) -> Readiness {
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&descriptor, 1, timeoutMilliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            if ready == 0 { return .timedOut }
+            return ready > 0 && descriptor.revents & Int16(POLLNVAL) == 0 ? .readable : .failed
+        }
+    }
+
+    private func remainingMilliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
+        guard let deadline else { return -1 }
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        if remaining <= .zero { return 0 }
+        let (seconds, attoseconds) = remaining.components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+    }
+
+    // MARK: - Errors
+
+    private var lastErrorMessage: String {
+        String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func connectionError() -> PGError {
+        PGError(
+            kind: .connection, sqlstate: "08006",
+            message: lastErrorMessage.isEmpty ? "connection lost" : lastErrorMessage)
+    }
+
+    private func timeoutError() -> PGError {
+        PGError(kind: .timeout, sqlstate: "57014", message: "statement cancelled: deadline exceeded")
+    }
+
+    private func serverError(_ result: OpaquePointer) -> PGError {
+        func field(_ code: UInt8) -> String? {
+            guard let text = PQresultErrorField(result, Int32(code)) else { return nil }
+            return String(cString: text)
+        }
+        let sqlstate = field(UInt8(ascii: "C")) ?? "08006"
+        let message = field(UInt8(ascii: "M")) ?? lastErrorMessage
+        // Without a SQLSTATE the error came from libpq itself: the connection broke.
+        let kind: PGError.Kind = sqlstate.hasPrefix("08") || field(UInt8(ascii: "C")) == nil ? .connection : .server
+        return PGError(
+            kind: kind, sqlstate: sqlstate, message: message, detail: field(UInt8(ascii: "D")),
+            hint: field(UInt8(ascii: "H")))
+    }
+}
+
+/// A `NOTIFY` received on a channel this connection listens to.
+public struct PGNotification: Sendable, Equatable {
+    public var channel: String
+    public var payload: String
+}
+
+/// Lays parameters out as C strings in one buffer and calls `body` with libpq's arguments.
+private func withCParameters<R>(_ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R)
+    -> R
+{
+    if parameters.isEmpty { return body(0, nil) }
+    var storage: [CChar] = []
+    var offsets: [Int?] = []
+    offsets.reserveCapacity(parameters.count)
+    for parameter in parameters {
+        guard let parameter else {
+            offsets.append(nil)
+            continue
+        }
+        offsets.append(storage.count)
+        storage.append(contentsOf: parameter.utf8.map { CChar(bitPattern: $0) })
+        storage.append(0)
+    }
+    return storage.withUnsafeBufferPointer { buffer in
+        let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { buffer.baseAddress! + $0 } }
+        return pointers.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+    }
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+@main
+struct SPO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spo",
+        abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
+        subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self])
+}
+
+/// Where the control database is: `--control`, else `SPO_CONTROL_DB`, else `dbname=spo`.
+struct ControlOption: ParsableArguments {
+    @Option(name: .long, help: "libpq conninfo of the control database (default: $SPO_CONTROL_DB or dbname=spo).")
+    var control: String?
+
+    var conninfo: String { control ?? ProcessInfo.processInfo.environment["SPO_CONTROL_DB"] ?? "dbname=spo" }
+}
+
+/// The path of the running `spo` executable, for starting workers.
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+extension SPO {
+    struct Dev: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run everything locally: PostgreSQL, the example services, the pool and nginx (make run).")
+
+        @Option(help: "Where the instance keeps its state.") var stateDir = ".spo"
+        @Option(help: "nginx port on 127.0.0.1.") var port = 8080
+        @Option(help: "PostgreSQL port (unix socket only).") var pgPort = 5433
+
+        func run() throws {
+            let project = FileManager.default.currentDirectoryPath
+            let state = stateDir.hasPrefix("/") ? stateDir : project + "/" + stateDir
+            let instance = DevInstance(
+                options: .init(
+                    projectDirectory: project, stateDirectory: state, httpPort: port, postgresPort: pgPort,
+                    executable: currentExecutable()))
+            throw ExitCode(instance.run())
+        }
+    }
+
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the worker pool: one worker per server line of the nginx upstream block.")
+
+        @Option(help: "The nginx file holding the upstream block.") var nginx: String
+        @Option(help: "The upstream block's name.") var upstream = "spo_pool"
+        @OptionGroup var control: ControlOption
+
+        func run() throws {
+            let connection = try PGConnection(conninfo: control.conninfo)
+            try Migrator().migrate(connection)
+            let supervisor = Supervisor(
+                options: .init(
+                    nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
+                    executable: currentExecutable()))
+            throw ExitCode(supervisor.run())
+        }
+    }
+
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve FastCGI on standard input (started by `spo serve`, or by spawn-fcgi).")
+
+        @OptionGroup var control: ControlOption
+        @Option(help: "File recording the execution in flight, for recovery if this worker dies.") var journal: String?
+
+        func run() throws {
+            throw ExitCode(SPOCore.Worker(controlConninfo: control.conninfo, journalPath: journal).run())
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create or upgrade the control schema.")
+        @OptionGroup var control: ControlOption
+
+        func run() throws {
+            let applied = try Migrator().migrate(PGConnection(conninfo: control.conninfo))
+            print(applied.isEmpty ? "control schema is up to date" : "applied migrations: \(applied)")
+        }
+    }
+
+    struct Services: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Configuration as code.", subcommands: [Import.self, Export.self])
+
+        struct Import: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create or update connections, retry policies and services from a JSON document.")
+            @Argument(help: "The document; - reads standard input.") var file: String
+            @OptionGroup var control: ControlOption
+
+            func run() throws {
+                let data =
+                    file == "-"
+                    ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+                let document = try JSONValue.parse(Array(data))
+                let connection = try PGConnection(conninfo: control.conninfo)
+                try Migrator().migrate(connection)
+                do {
+                    let summary = try ConfigurationImporter(control: connection).importDocument(document)
+                    print(
+                        "imported \(summary.services.count) services, \(summary.connections.count) connections, "
+                            + "\(summary.retryPolicies.count) retry policies")
+                } catch let error as ConfigurationError {
+                    FileHandle.standardError.write(Data("nothing imported; fix these and run again:\n".utf8))
+                    for problem in error.problems {
+                        FileHandle.standardError.write(Data("  \(problem.path): \(problem.problem)\n".utf8))
+                    }
+                    throw ExitCode(1)
+                }
+            }
+        }
+
+        struct Export: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print the whole configuration as one JSON document.")
+            @OptionGroup var control: ControlOption
+
+            func run() throws {
+                let configuration = try ConfigurationStore.load(from: PGConnection(conninfo: control.conninfo))
+                print(ConfigurationImporter.export(configuration).serialized())
+            }
+        }
+    }
+}
