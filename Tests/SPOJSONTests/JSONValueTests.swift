@@ -54,7 +54,7 @@ import Testing
         ])
         #expect(
             value.serialized()
-                == #"{"n":12345678901234567890.123456789,"s":"a\"b\\c\n<\/script>","l":[true,null],"r":[{"x":1}]}"#)
+                == #"{"n":12345678901234567890.123456789,"s":"a\"b\\c\n</script>","l":[true,null],"r":[{"x":1}]}"#)
     }
 
     @Test func roundTripsThroughTheParser() throws {

@@ -78,11 +78,20 @@ public struct ConfigurationImporter {
                 problems.append(
                     ("parameters[\(index)].direction", "is \(actual.direction.rawValue) in \(routine.signature)"))
             }
+            // Calls name the configured type in a cast; another type would match no routine at all.
+            if actual.type.base != parameter.type.base || actual.type.isArray != parameter.type.isArray {
+                problems.append(("parameters[\(index)].type", "is \(actual.type) in \(routine.signature)"))
+            }
         }
-        for parameter in routine.parameters
-        where parameter.required && !configured.contains(where: { $0.name == parameter.name }) {
-            problems.append(
-                ("parameters", "\(parameter.name) has no default in \(routine.signature) and must be configured"))
+        for parameter in routine.parameters where !configured.contains(where: { $0.name == parameter.name }) {
+            if parameter.required {
+                problems.append(
+                    ("parameters", "\(parameter.name) has no default in \(routine.signature) and must be configured"))
+            } else if parameter.direction == .out {
+                // A CALL must name every OUT parameter (as a NULL placeholder).
+                problems.append(
+                    ("parameters", "\(parameter.name) is OUT in \(routine.signature) and must be configured"))
+            }
         }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         return (draft, routine, configured)

@@ -16,6 +16,10 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Transient failures only: serialization and deadlock, lost connections, shutdowns, too many clients.
     public static let transientSQLStates = ["40001", "40P01", "08", "57P01", "57P02", "57P03", "53300"]
 
+    /// SQLSTATE classes that mean the procedure refused the call (raised, bad data, constraint,
+    /// bad SQL): retrying cannot help, so a policy may not list them.
+    public static let businessClasses: Set<String> = ["P0", "22", "23", "42", "2B", "44"]
+
     /// The policy used when a service names none: one attempt.
     public static let none = RetryPolicy(
         name: "none", maxAttempts: 1, initialBackoffMilliseconds: 0, multiplier: 1, maxBackoffMilliseconds: 0,
@@ -36,7 +40,8 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// Whether a failure with this SQLSTATE may be retried under this policy.
     public func isRetryable(sqlstate: String) -> Bool {
-        retryableSQLStates.contains { $0.count == 2 ? sqlstate.hasPrefix($0) : $0 == sqlstate }
+        !RetryPolicy.businessClasses.contains(String(sqlstate.prefix(2)))
+            && retryableSQLStates.contains { $0.count == 2 ? sqlstate.hasPrefix($0) : $0 == sqlstate }
     }
 
     /// The pause before attempt `attempt + 1` (attempt counts from 1), jittered by `random` in 0..<1.

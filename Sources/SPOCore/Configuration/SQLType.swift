@@ -49,7 +49,7 @@ public struct SQLType: Sendable, Equatable, Hashable, CustomStringConvertible {
                 .replacingOccurrences(of: " ", with: "")
             name = String(name[..<open]).trimmingCharacters(in: .whitespaces)
             // `timestamp(3) with time zone`
-        } else if let open = name.firstIndex(of: "("), let close = name.firstIndex(of: ")") {
+        } else if let open = name.firstIndex(of: "("), let close = name[open...].firstIndex(of: ")") {
             modifier = String(name[name.index(after: open)..<close])
             name = (String(name[..<open]) + String(name[name.index(after: close)...]))
                 .replacingOccurrences(of: "  ", with: " ").trimmingCharacters(in: .whitespaces)

@@ -55,6 +55,10 @@ public enum ServiceDocument {
         case nil: parameters = []
         default: reader.problem("parameters", "must be an array of parameters or \"discover\"")
         }
+        var seen: Set<String> = []
+        for parameter in parameters ?? [] where !seen.insert(parameter.name).inserted {
+            reader.problem("parameters", "\(parameter.name) is listed more than once")
+        }
         let draft = Draft(
             name: name, description: reader.string("description", default: "") ?? "",
             enabled: reader.bool("enabled", default: true), kind: kind ?? .procedure,
@@ -106,7 +110,13 @@ public enum ServiceDocument {
             reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter")
         }
         let conninfo = reader.string("conninfo") ?? ""
-        if conninfo.lowercased().contains("password") {
+        // A URI carries it as `postgresql://user:secret@host/…`.
+        let lowered = conninfo.lowercased()
+        let uriUserInfo = ["postgresql://", "postgres://"].first(where: lowered.hasPrefix).flatMap { scheme in
+            let authority = lowered.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
+            return authority.lastIndex(of: "@").map { authority[..<$0] }
+        }
+        if lowered.contains("password") || uriUserInfo?.contains(":") == true {
             reader.problem(
                 "conninfo", "must not contain a password; reference it with password_from (env:NAME or file:/path)")
         }
@@ -131,8 +141,12 @@ public enum ServiceDocument {
             jitter: reader.double("jitter", default: 0.2, range: 0...1),
             retryableSQLStates: reader.array("retryable_sqlstates")?.compactMap(\.stringValue)
                 ?? RetryPolicy.transientSQLStates)
-        for state in policy.retryableSQLStates where !(state.count == 2 || state.count == 5) {
-            reader.problem("retryable_sqlstates", "\(state) is neither a SQLSTATE (5 characters) nor a class (2)")
+        for state in policy.retryableSQLStates {
+            if !(state.count == 2 || state.count == 5) {
+                reader.problem("retryable_sqlstates", "\(state) is neither a SQLSTATE (5 characters) nor a class (2)")
+            } else if RetryPolicy.businessClasses.contains(String(state.prefix(2))) {
+                reader.problem("retryable_sqlstates", "\(state) is a business or data error; those are never retried")
+            }
         }
         try reader.finish(allowed: [
             "name", "max_attempts", "initial_backoff_ms", "multiplier", "max_backoff_ms", "jitter",

@@ -124,7 +124,8 @@ public final class Executor {
             let columns = (0..<result.columnCount).map { result.columnName($0) }
             let sql = CallPlan.outputSQL(columns: columns, parameters: service.parameters)
             let outputs = (0..<result.columnCount).map { result.value(0, $0) }
-            let json = try connection.executePrepared(CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)
+            let json = try connection.executePrepared(
+                CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)
             return json.value(0, 0) ?? "null"
         }
     }

@@ -16,6 +16,7 @@ public final class Worker {
     private var handler: RequestHandler?
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     private let parent = getppid()
+    private var nextReconnect = ContinuousClock.now
 
     public init(controlConninfo: String, listenSocket: Int32 = 0, journalPath: String? = nil) {
         self.control = ControlDatabase(conninfo: controlConninfo)
@@ -43,13 +44,19 @@ public final class Worker {
                 Log.warning("supervisor is gone; worker exiting")
                 return 0
             }
-            let ready = waitForWork()
-            guard ready, let handler = ensureHandler() else { continue }
+            guard waitForWork() else { continue }
             guard request.accept() else {
                 Log.error("accept failed on the listening socket", ["errno": .number(Int(errno))])
                 return 1
             }
-            serve(request, with: handler)
+            if let handler {
+                serve(request, with: handler)
+            } else {
+                // No configuration yet (control database down since start): answer instead of
+                // leaving nginx waiting.
+                let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
+                request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
+            }
             request.finish()
         }
     }
@@ -85,36 +92,31 @@ public final class Worker {
 
     /// Waits up to a second for a connection or a configuration change; true when a client waits.
     private func waitForWork() -> Bool {
+        // Notifications that arrived while a request used the control connection are already
+        // buffered by libpq and will not make the socket readable again: look at them first.
+        followConfiguration()
         var descriptors = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
-        let controlConnection = control.current
-        if let socket = controlConnection?.socket, socket >= 0, controlConnection?.isHealthy == true {
-            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
+            descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
         let ready = poll(&descriptors, nfds_t(descriptors.count), 1000)
         if ready < 0 { return false }
-        if controlConnection == nil || controlConnection?.isHealthy == false
-            || descriptors.count > 1
-                && descriptors[1].revents != 0
-        {
-            followConfiguration()
-        }
         return descriptors[0].revents & Int16(POLLIN) != 0
     }
 
     /// Applies pending configuration notifications; reconnects (and reloads) when the control
-    /// connection was lost.
+    /// connection was lost, at most twice a second.
     private func followConfiguration() {
+        if control.current?.isHealthy != true {
+            guard ContinuousClock.now >= nextReconnect else { return }
+            nextReconnect = .now + .milliseconds(500)
+        }
         do {
             let connection = try control.open()
             if !connection.notifications().isEmpty { reload(from: connection) }
         } catch {
             Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
         }
-    }
-
-    private func ensureHandler() -> RequestHandler? {
-        if handler == nil { followConfiguration() }
-        return handler
     }
 
     private func reload(from connection: PGConnection) {

@@ -1,0 +1,165 @@
+import Testing
+
+@testable import SPOCore
+
+private let customerID = ParameterSpec(name: "p", type: SQLType(.integer), required: true)
+
+private func service(
+    _ shape: ServiceDefinition.ResultShape, parameters: [ParameterSpec] = [customerID],
+    procedure: QualifiedName = QualifiedName(schema: "schema", name: "name")
+) -> ServiceDefinition {
+    ServiceDefinition(
+        name: "svc", connection: "demo", procedure: procedure, resultShape: shape, parameters: parameters)
+}
+
+@Suite struct CallPlanTests {
+    // MARK: Result shapes
+
+    @Test func setReturningFunctionAggregatesRowsIntoAJSONArray() {
+        let plan = CallPlan(service: service(.set), supplied: [customerID])
+        #expect(
+            plan.sql
+                == #"SELECT coalesce(json_agg(r), '[]')::text FROM "schema"."name"("p" => $1::integer) AS r"#)
+    }
+
+    @Test func scalarFunctionIsWrappedInToJSON() {
+        let plan = CallPlan(service: service(.scalar), supplied: [customerID])
+        #expect(plan.sql == #"SELECT to_json("schema"."name"("p" => $1::integer))::text"#)
+    }
+
+    @Test func voidFunctionIsCalledInASelect() {
+        let plan = CallPlan(service: service(.void), supplied: [customerID])
+        #expect(plan.sql == #"SELECT "schema"."name"("p" => $1::integer) IS NULL"#)
+    }
+
+    @Test func procedureIsCalledWithNullPlaceholdersForOutParameters() {
+        let parameters = [
+            ParameterSpec(name: "p_id", type: SQLType(.bigint), required: true),
+            ParameterSpec(name: "total", type: SQLType(.numeric), direction: .out),
+            ParameterSpec(name: "counter", type: SQLType(.integer), direction: .inout),
+            ParameterSpec(name: "out", type: SQLType(.text), direction: .out),
+        ]
+        let supplied = parameters.filter(\.direction.isInput)
+        let plan = CallPlan(service: service(.procedure, parameters: parameters), supplied: supplied)
+        #expect(
+            plan.sql
+                == #"CALL "schema"."name"("p_id" => $1::bigint, "counter" => $2::integer, "total" => NULL, "out" => NULL)"#
+        )
+    }
+
+    @Test func procedureWithoutParametersHasAnEmptyArgumentList() {
+        let plan = CallPlan(service: service(.procedure, parameters: []), supplied: [])
+        #expect(plan.sql == #"CALL "schema"."name"()"#)
+    }
+
+    @Test func functionWithoutArgumentsHasAnEmptyArgumentList() {
+        let plan = CallPlan(service: service(.scalar, parameters: []), supplied: [])
+        #expect(plan.sql == #"SELECT to_json("schema"."name"())::text"#)
+    }
+
+    // MARK: Arguments
+
+    @Test func argumentsUseNamedNotationWithCanonicalCastsInSuppliedOrder() {
+        let parameters = [
+            ParameterSpec(name: "a", type: SQLType(parsing: "int4")!),
+            ParameterSpec(name: "b", type: SQLType(parsing: "character varying(20)")!),
+            ParameterSpec(name: "c", type: SQLType(parsing: "timestamp with time zone")!),
+            ParameterSpec(name: "d", type: SQLType(parsing: "numeric(12,2)")!),
+            ParameterSpec(name: "e", type: SQLType(parsing: "integer[]")!),
+            ParameterSpec(name: "f", type: SQLType(parsing: "double precision")!),
+        ]
+        let plan = CallPlan(service: service(.scalar, parameters: parameters), supplied: parameters)
+        #expect(
+            plan.sql
+                == "SELECT to_json(\"schema\".\"name\"(\"a\" => $1::integer, \"b\" => $2::varchar, "
+                + "\"c\" => $3::timestamptz, \"d\" => $4::numeric, \"e\" => $5::integer[], "
+                + "\"f\" => $6::double precision))::text")
+    }
+
+    @Test func omittedOptionalParametersAreLeftOutOfTheCall() {
+        let parameters = [
+            ParameterSpec(name: "p_id", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "p_limit", type: SQLType(.integer)),
+            ParameterSpec(name: "p_name", type: SQLType(.text)),
+        ]
+        let plan = CallPlan(service: service(.set, parameters: parameters), supplied: [parameters[0], parameters[2]])
+        #expect(plan.sql.contains(#""p_id" => $1::integer, "p_name" => $2::text"#))
+        #expect(!plan.sql.contains("p_limit"))
+        #expect(!plan.sql.contains("$3"))
+    }
+
+    @Test func identifiersWithQuotesAreEscaped() {
+        let parameter = ParameterSpec(name: #"a"b"#, type: SQLType(.text))
+        let plan = CallPlan(
+            service: service(
+                .scalar, parameters: [parameter],
+                procedure: QualifiedName(schema: #"my"schema"#, name: #"f"); drop table x; --"#)),
+            supplied: [parameter])
+        #expect(plan.sql == #"SELECT to_json("my""schema"."f""); drop table x; --"("a""b" => $1::text))::text"#)
+    }
+
+    @Test func outParameterNamesAreEscapedToo() {
+        let parameters = [ParameterSpec(name: #"x"y"#, type: SQLType(.text), direction: .out)]
+        let plan = CallPlan(service: service(.procedure, parameters: parameters), supplied: [])
+        #expect(plan.sql == #"CALL "schema"."name"("x""y" => NULL)"#)
+    }
+
+    // MARK: Statement names
+
+    @Test func statementNameIsStableForTheSameSQL() {
+        let first = CallPlan(service: service(.set), supplied: [customerID])
+        let second = CallPlan(service: service(.set), supplied: [customerID])
+        #expect(first.statementName == second.statementName)
+        #expect(first == second)
+        #expect(CallPlan.statementName(for: first.sql) == first.statementName)
+    }
+
+    @Test func statementNameDiffersForDifferentSQL() {
+        let set = CallPlan(service: service(.set), supplied: [customerID])
+        let scalar = CallPlan(service: service(.scalar), supplied: [customerID])
+        let none = CallPlan(service: service(.set), supplied: [])
+        let bigint = CallPlan(
+            service: service(.set), supplied: [ParameterSpec(name: "p", type: SQLType(.bigint), required: true)])
+        let names = [set, scalar, none, bigint].map(\.statementName)
+        #expect(Set(names).count == 4)
+    }
+
+    @Test func statementNameIsAValidShortIdentifier() {
+        let name = CallPlan(service: service(.set), supplied: [customerID]).statementName
+        #expect(name.hasPrefix("spo_"))
+        #expect(name.count <= 4 + 16)
+        #expect(name.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase })
+    }
+
+    @Test func statementNameIsFNV1aOfTheSQL() {
+        // FNV-1a 64 of the empty string is the offset basis; of "a" a published test vector.
+        #expect(CallPlan.statementName(for: "") == "spo_cbf29ce484222325")
+        #expect(CallPlan.statementName(for: "a") == "spo_af63dc4c8601ec8c")
+    }
+
+    // MARK: OUT values
+
+    @Test func outputSQLCastsEachColumnToItsConfiguredTypeInColumnOrder() {
+        let parameters = [
+            ParameterSpec(name: "total", type: SQLType(.numeric), direction: .out),
+            ParameterSpec(name: "created", type: SQLType(.timestamptz), direction: .out),
+            ParameterSpec(name: "counter", type: SQLType(.integer), direction: .inout),
+        ]
+        let sql = CallPlan.outputSQL(columns: ["counter", "total", "created"], parameters: parameters)
+        #expect(
+            sql
+                == "SELECT json_build_object('counter', $1::integer, 'total', $2::numeric, 'created', $3::timestamptz)::text"
+        )
+    }
+
+    @Test func outputSQLFallsBackToTextAndEscapesKeys() {
+        let sql = CallPlan.outputSQL(
+            columns: ["it's", "tags"],
+            parameters: [ParameterSpec(name: "tags", type: SQLType(.text, isArray: true), direction: .out)])
+        #expect(sql == "SELECT json_build_object('it''s', $1::text, 'tags', $2::text[])::text")
+    }
+
+    @Test func outputSQLWithoutColumnsBuildsAnEmptyObject() {
+        #expect(CallPlan.outputSQL(columns: [], parameters: []) == "SELECT json_build_object()::text")
+    }
+}

@@ -1,0 +1,53 @@
+import Testing
+
+@testable import SPOCore
+
+@Suite struct RouteTests {
+    @Test func executeByName() {
+        #expect(Route(method: "POST", path: "/api/services/customer_get/execute") == .execute(service: "customer_get"))
+    }
+
+    @Test func executeEnvelope() {
+        #expect(Route(method: "POST", path: "/api/execute") == .executeEnvelope)
+    }
+
+    @Test(arguments: ["GET", "HEAD"])
+    func health(method: String) {
+        #expect(Route(method: method, path: "/api/health") == .health)
+    }
+
+    @Test(arguments: [
+        "/api/services/customer_get/execute/", "/api/execute/", "/api/health/", "//api//health", "/api/health//",
+    ])
+    func trailingAndDoubledSlashesAreIgnored(path: String) {
+        let method = path.contains("health") ? "GET" : "POST"
+        #expect(Route(method: method, path: path) != .notFound)
+        if case .methodNotAllowed = Route(method: method, path: path) { Issue.record("\(path) was not allowed") }
+    }
+
+    @Test func trailingSlashKeepsTheServiceName() {
+        #expect(Route(method: "POST", path: "/api/services/s1/execute/") == .execute(service: "s1"))
+    }
+
+    @Test(arguments: ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "post"])
+    func executeOnlyAllowsPost(method: String) {
+        #expect(Route(method: method, path: "/api/services/s/execute") == .methodNotAllowed(allowed: "POST"))
+        #expect(Route(method: method, path: "/api/execute") == .methodNotAllowed(allowed: "POST"))
+    }
+
+    @Test(arguments: ["POST", "PUT", "DELETE", "get"])
+    func healthOnlyAllowsGetAndHead(method: String) {
+        #expect(Route(method: method, path: "/api/health") == .methodNotAllowed(allowed: "GET, HEAD"))
+    }
+
+    @Test(arguments: [
+        "/", "", "/api", "/api/", "/health", "/apix/health", "/x/api/health", "/api/services", "/api/services/s",
+        "/api/services/execute", "/api/services//execute", "/api/services/s/run", "/api/services/s/execute/more",
+        "/api/services/a/b/execute", "/api/healthz", "/api/health/services/x", "/API/health", "/api/Health",
+    ])
+    func unknownPathsAreNotFound(path: String) {
+        for method in ["GET", "POST", "HEAD"] {
+            #expect(Route(method: method, path: path) == .notFound)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+"""The pool: one worker per upstream server line, replacement of dead workers, SIGHUP
+reconciliation and SIGTERM draining, all observed from outside (processes, sockets, HTTP)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_support import Load, fastcgi, pid_alive, wait_for
+
+
+def test_one_worker_per_server_line(pool):
+    slots = pool.upstream_slots()
+    assert slots == ["w0", "w1", "w2", "w3"]
+    workers = pool.workers()
+    assert sorted(workers) == slots
+    supervisor = pool.supervisor_pid()
+    assert supervisor is not None
+    for slot, pid in workers.items():
+        assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1] == str(supervisor), slot
+        assert os.path.exists(pool.socket_path(slot)), slot
+        response = fastcgi(pool.socket_path(slot), "GET", "/api/health")
+        assert response.status == 200 and response.json()["status"] == "ok", (slot, response)
+    # The supervisor is a child of spo dev.
+    assert Path(f"/proc/{supervisor}/stat").read_text().split(") ")[1].split()[1] == str(pool.process.pid)
+
+
+def test_kill_9_under_load_replaces_the_worker_and_loses_at_most_one_request(pool):
+    victim_slot = "w1"
+    with Load(pool, threads=16, max_seconds=20) as load:
+        time.sleep(1.0)
+        old_pid = pool.workers()[victim_slot]
+        os.kill(old_pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        new_pid = wait_for(lambda: (pid := pool.workers().get(victim_slot)) not in (None, old_pid) and pid,
+                           timeout=5, interval=0.005, message="a replacement worker")
+        replaced_after = time.monotonic() - killed_at
+        time.sleep(2.0)
+        load.stop()
+    assert not pid_alive(old_pid)
+    assert replaced_after < 1.0, f"the worker was replaced after {replaced_after:.3f} s"
+    failures = load.failures()
+    assert len(load.samples) > 100, f"only {len(load.samples)} requests in 3 s"
+    assert len(failures) <= 1, f"{len(failures)} of {len(load.samples)} requests failed: {failures[:5]}"
+    for failure in failures:  # the one the dead worker held: nginx's 502, in the API's error shape
+        assert failure.status == 502 and '"POOL_UNAVAILABLE"' in failure.body, failure
+    # The replacement serves on the same socket.
+    assert fastcgi(pool.socket_path(victim_slot), "GET", "/api/health").status == 200
+    assert pool.workers()[victim_slot] == new_pid
+
+
+def _set_site(pool, text: str):
+    path = pool.site_path
+    temporary = path + ".e2e-tmp"
+    Path(temporary).write_text(text)
+    os.replace(temporary, path)
+
+
+def test_sighup_grows_and_shrinks_the_pool(pool):
+    original = Path(pool.site_path).read_text()
+    assert original == pool.original_site
+    extra = pool.socket_path("w4")
+    line = f"server unix:{pool.socket_path('w3')};"
+    assert original.count(line) == 1
+    grown = original.replace(line, line + f"\n    server unix:{extra};")
+    supervisor = pool.supervisor_pid()
+    before = pool.workers()
+    try:
+        _set_site(pool, grown)
+        assert pool.upstream_slots() == ["w0", "w1", "w2", "w3", "w4"]
+        os.kill(supervisor, signal.SIGHUP)
+        hup_at = time.monotonic()
+        wait_for(lambda: len(pool.workers()) == 5, timeout=2, interval=0.01, message="5 workers after SIGHUP")
+        grown_after = time.monotonic() - hup_at
+        workers = pool.workers()
+        assert sorted(workers) == ["w0", "w1", "w2", "w3", "w4"]
+        assert {slot: workers[slot] for slot in before} == before, "existing workers must keep running"
+        response = wait_for(lambda: _health(extra), timeout=5, message="w4 answering")
+        assert response.json()["status"] == "ok"
+        assert grown_after < 2.0
+    finally:
+        _set_site(pool, original)
+        os.kill(supervisor, signal.SIGHUP)
+    retired = pool.workers().get("w4")
+    wait_for(lambda: sorted(pool.workers()) == ["w0", "w1", "w2", "w3"], timeout=5, interval=0.01,
+             message="back to 4 workers after SIGHUP")
+    assert retired is None or not pid_alive(retired)
+    assert {slot: pid for slot, pid in pool.workers().items()} == before
+    wait_for(lambda: not os.path.exists(extra), timeout=2, message="w4.sock removed")
+    assert pool.supervisor_pid() == supervisor
+    # Traffic through nginx is unaffected (nginx never knew about w4).
+    for _ in range(8):
+        assert pool.execute("customer_get", {"p_id": 2}).status_code == 200
+
+
+def _health(socket_path):
+    try:
+        response = fastcgi(socket_path, "GET", "/api/health", timeout=2)
+    except OSError:
+        return None
+    return response if response.status == 200 else None
+
+
+def test_sigterm_to_a_worker_drains_its_requests(pool):
+    """SIGTERM to one worker while it (and the others) serve slow requests: every request in flight
+    finishes successfully, the worker exits, and the supervisor starts a new one for its slot."""
+    results = []
+    lock = threading.Lock()
+
+    def slow_request():
+        response = pool.execute("slow", {"p_seconds": 0.5})
+        with lock:
+            results.append((response.status_code, response.text))
+
+    threads = [threading.Thread(target=slow_request) for _ in range(4)]
+    with Load(pool, threads=4, max_seconds=20) as load:
+        for thread in threads:
+            thread.start()
+
+        def busy_slot():
+            for slot in sorted(pool.workers()):
+                try:
+                    if os.path.getsize(pool.journal_path(slot)) > 0:
+                        with open(pool.journal_path(slot)) as f:
+                            if '"slow"' in f.read():
+                                return slot
+                except OSError:
+                    pass
+            return None
+
+        slot = wait_for(busy_slot, timeout=5, interval=0.005, message="a worker running `slow`")
+        old_pid = pool.workers()[slot]
+        os.kill(old_pid, signal.SIGTERM)
+        for thread in threads:
+            thread.join(timeout=30)
+        # The worker finished its request, then left; its slot has a new worker.
+        wait_for(lambda: not pid_alive(old_pid), timeout=5, message="the terminated worker to exit")
+        new_pid = wait_for(lambda: (pid := pool.workers().get(slot)) not in (None, old_pid) and pid,
+                           timeout=3, message="a replacement worker")
+        time.sleep(0.5)
+    assert len(results) == 4
+    assert all(status == 200 and '"done"' in text for status, text in results), results
+    assert not load.failures(), load.failures()[:3]
+    assert fastcgi(pool.socket_path(slot), "GET", "/api/health").status == 200
+    assert pool.workers()[slot] == new_pid

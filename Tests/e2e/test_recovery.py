@@ -1,0 +1,65 @@
+"""PostgreSQL restarts under the running pool: requests succeed again within seconds, with the
+same workers (no pool restart), and configuration changes still reach every worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+from e2e_support import postgres_binaries, wait_for
+
+
+def pg_ctl(pool, *arguments: str):
+    """pg_ctl as DevInstance.startPostgres runs it (same -o options and server log)."""
+    state = pool.state_dir
+    options = f"-k {state}/run -p {pool.pg_port} -c listen_addresses='' -c max_connections=300"
+    with open(f"{state}/log/pg_ctl-e2e.log", "ab") as log:  # a daemon must not inherit a pipe
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", f"{postgres_binaries()}/pg_ctl", "-D", f"{state}/pg",
+             "-l", f"{state}/log/postgresql.log", "-w", "-t", "60", *arguments, "-o", options],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, check=True, timeout=90)
+
+
+def test_requests_succeed_again_after_a_postgres_restart(pool):
+    workers, supervisor = pool.workers(), pool.supervisor_pid()
+    slots = sorted(workers)
+    for slot in slots:
+        assert pool.execute_on(slot, "customer_get", {"p_id": 9}).status == 200
+    postmaster = int(open(f"{pool.state_dir}/pg/postmaster.pid").readline())
+
+    pg_ctl(pool, "-m", "fast", "restart")
+    restarted = time.monotonic()
+    assert int(open(f"{pool.state_dir}/pg/postmaster.pid").readline()) != postmaster
+
+    # Within a few seconds every worker executes again.
+    def every_worker_succeeds():
+        return all(pool.execute_on(slot, "customer_get", {"p_id": 9}).status == 200 for slot in slots)
+
+    wait_for(every_worker_succeeds, timeout=10, interval=0.1, message="every worker to execute after the restart")
+    recovered_after = time.monotonic() - restarted
+    assert recovered_after < 5, f"took {recovered_after:.1f} s"
+    for _ in range(20):
+        response = pool.execute("customer_get", {"p_id": 9})
+        assert response.status_code == 200, response.text
+    # ... audited in the restarted control database ...
+    execution = response.headers["X-Execution-ID"]
+    assert pool.psql(f"SELECT status FROM spo.service_execution WHERE id = '{execution}'").strip() == "succeeded"
+    # ... by the same processes.
+    assert pool.workers() == workers
+    assert pool.supervisor_pid() == supervisor
+
+    # The workers LISTEN again on their new control connections: a change still reaches all.
+    try:
+        pool.psql("UPDATE spo.service SET enabled = false WHERE name = 'big_numbers'")
+        changed = time.monotonic()
+
+        def all_disabled():
+            return all(pool.execute_on(slot, "big_numbers", {}).status == 404 for slot in slots for _ in range(3))
+
+        wait_for(all_disabled, timeout=1.0, interval=0.02, message="the change to reach every worker")
+    finally:
+        pool.psql("UPDATE spo.service SET enabled = true WHERE name = 'big_numbers'")
+    wait_for(lambda: all(pool.execute_on(slot, "big_numbers", {}).status == 200 for slot in slots),
+             timeout=1.0, interval=0.02, message="the service to come back on every worker")
