@@ -85,9 +85,11 @@ public final class PGConnection {
         return String(cString: quoted)
     }
 
-    /// Reads whatever the server sent without blocking and returns pending notifications.
-    public func notifications() -> [PGNotification] {
-        _ = PQconsumeInput(handle)
+    /// Pending notifications. With `readingSocket`, first reads whatever the server sent (one
+    /// non-blocking `recv`); without, returns only those libpq already received while running
+    /// statements (no system call).
+    public func notifications(readingSocket: Bool = true) -> [PGNotification] {
+        if readingSocket { _ = PQconsumeInput(handle) }
         var result: [PGNotification] = []
         while let notify = PQnotifies(handle) {
             result.append(

@@ -66,10 +66,10 @@ private func shippedSiteFile() throws -> String {
             #expect(!rendered.contains(prefix))
         }
         #expect(rendered.contains("listen 127.0.0.1:8080;"))
-        #expect(rendered.contains("server unix:/home/dev/spo/.spo/run/w0.sock;"))
+        #expect(rendered.contains("server unix:/home/dev/spo/.spo/run/w0.sock max_fails=0;"))
         #expect(rendered.contains("alias /home/dev/spo/www/;"))
         #expect(rendered.contains("alias /home/dev/spo/.spo/swagger-ui/;"))
-        #expect(rendered.contains("access_log /home/dev/spo/.spo/log/access.log spo_json;"))
+        #expect(rendered.contains("access_log /home/dev/spo/.spo/log/access.log spo_json buffer=64k flush=1s;"))
         // Lines without any production path come out exactly as they went in.
         let templateLines = template.split(separator: "\n", omittingEmptySubsequences: false)
         let renderedLines = rendered.split(separator: "\n", omittingEmptySubsequences: false)

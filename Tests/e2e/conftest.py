@@ -8,6 +8,7 @@ Run:  SPO_BIN=.build/release/spo /usr/bin/python3 -m pytest -q Tests/e2e
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -15,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 import requests
@@ -79,8 +79,10 @@ def spo():
     state_dir = tempfile.mkdtemp(prefix="spo-e2e-", dir="/tmp")
     # initdb runs as the postgres user (we are root): it must be able to enter the state dir.
     os.chmod(state_dir, 0o755)
-    http_port = _free_port(18080, set())
-    pg_port = _free_port(5498, {http_port}, unix_socket_dir=state_dir + "/run")
+    # A random start, so that two runs at the same time do not both pick the first free port
+    # (nothing listens on it until spo dev has started nginx, seconds later).
+    http_port = _free_port(18080 + random.randrange(0, 400), set())
+    pg_port = _free_port(5498 + random.randrange(0, 400), {http_port}, unix_socket_dir=state_dir + "/run")
     output_path = state_dir + ".out"
     output = open(output_path, "wb")
     process = subprocess.Popen(

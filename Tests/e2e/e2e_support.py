@@ -324,10 +324,9 @@ class Instance:
 
     def upstream_slots(self) -> list[str]:
         """The slots named by the server lines of the rendered upstream block."""
-        text = Path(self.site_path).read_text()
-        block = re.search(r"upstream\s+spo_pool\s*\{(.*?)\}", text, re.S).group(1)
-        lines = [line.split("#", 1)[0] for line in block.splitlines()]
-        paths = re.findall(r"^\s*server\s+unix:(\S+?)(?:\s[^;]*)?;", "\n".join(lines), re.M)
+        text = "\n".join(line.split("#", 1)[0] for line in Path(self.site_path).read_text().splitlines())
+        block = re.search(r"\bupstream\s+spo_pool\s*\{(.*?)\}", text, re.S).group(1)
+        paths = re.findall(r"^\s*server\s+unix:(\S+?)(?:\s[^;]*)?;", block, re.M)
         return [Path(p).name.removesuffix(".sock") for p in paths]
 
     def wait_pool(self, slots: list[str] | None = None, timeout: float = 15.0) -> dict[str, int]:

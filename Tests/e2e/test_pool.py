@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from e2e_support import Load, fastcgi, pid_alive, wait_for
 
@@ -66,9 +65,9 @@ def test_sighup_grows_and_shrinks_the_pool(pool):
     original = Path(pool.site_path).read_text()
     assert original == pool.original_site
     extra = pool.socket_path("w4")
-    line = f"server unix:{pool.socket_path('w3')};"
+    line = re.search(rf"server unix:{re.escape(pool.socket_path('w3'))}[^;]*;", original).group(0)
     assert original.count(line) == 1
-    grown = original.replace(line, line + f"\n    server unix:{extra};")
+    grown = original.replace(line, line + f"\n    server unix:{extra} max_fails=0;")
     supervisor = pool.supervisor_pid()
     before = pool.workers()
     try:
@@ -91,7 +90,7 @@ def test_sighup_grows_and_shrinks_the_pool(pool):
     wait_for(lambda: sorted(pool.workers()) == ["w0", "w1", "w2", "w3"], timeout=5, interval=0.01,
              message="back to 4 workers after SIGHUP")
     assert retired is None or not pid_alive(retired)
-    assert {slot: pid for slot, pid in pool.workers().items()} == before
+    assert pool.workers() == before
     wait_for(lambda: not os.path.exists(extra), timeout=2, message="w4.sock removed")
     assert pool.supervisor_pid() == supervisor
     # Traffic through nginx is unaffected (nginx never knew about w4).
@@ -126,10 +125,9 @@ def test_sigterm_to_a_worker_drains_its_requests(pool):
         def busy_slot():
             for slot in sorted(pool.workers()):
                 try:
-                    if os.path.getsize(pool.journal_path(slot)) > 0:
-                        with open(pool.journal_path(slot)) as f:
-                            if '"slow"' in f.read():
-                                return slot
+                    with open(pool.journal_path(slot)) as f:
+                        if '"slow"' in f.read().split("\n", 1)[0]:  # the record in flight only
+                            return slot
                 except OSError:
                     pass
             return None

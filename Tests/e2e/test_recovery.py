@@ -3,8 +3,6 @@ same workers (no pool restart), and configuration changes still reach every work
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import time
 

@@ -35,9 +35,20 @@ public final class DevInstance {
     }
 
     private var state: String { options.stateDirectory }
-    private var runDirectory: String { state + "/run" }
+    /// Where PostgreSQL's data and the sockets live: under the state directory, unless that is
+    /// out of reach of the `postgres` user (a checkout under a private home directory), in which
+    /// case a directory of its own under /var/tmp, named after the checkout.
+    private lazy var clusterBase: String = {
+        guard isRoot, !DevInstance.othersCanTraverse(state) else { return state }
+        let fallback = "/var/tmp/spo-dev-" + String(SHA256.hex(state).prefix(12))
+        Log.info(
+            "the postgres user cannot reach the state directory; keeping the cluster elsewhere",
+            ["state": .string(state), "cluster": .string(fallback)])
+        return fallback
+    }()
+    private var runDirectory: String { clusterBase + "/run" }
     private var logDirectory: String { state + "/log" }
-    private var dataDirectory: String { state + "/pg" }
+    private var dataDirectory: String { clusterBase + "/pg" }
     private var superuser: String { isRoot ? "postgres" : (ProcessInfo.processInfo.environment["USER"] ?? "postgres") }
 
     /// libpq conninfo for a database of the local cluster.
@@ -84,9 +95,12 @@ public final class DevInstance {
     // MARK: - Steps
 
     private func prepareDirectories() throws {
-        for directory in [state, runDirectory, logDirectory, state + "/nginx"] {
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o755)
+        for directory in [clusterBase, runDirectory, logDirectory, state + "/nginx"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        chmod(clusterBase, 0o755)
         // PostgreSQL (as user postgres when we are root) writes its socket here; nginx connects here.
         chmod(runDirectory, 0o1777)
         chmod(logDirectory, 0o1777)
@@ -174,6 +188,17 @@ public final class DevInstance {
         try renderer.renderSite(template).write(toFile: sitePath, atomically: true, encoding: .utf8)
         supervisorPID = try ChildProcess.spawn(
             [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")], newProcessGroup: true)
+        // nginx must not start before the sockets exist: it would find nothing to connect to.
+        let sockets = try UpstreamBlock.parse(renderer.renderSite(template), name: "spo_pool").servers
+        for _ in 0..<300 {
+            let missing = sockets.contains { address in
+                if case .unix(let path) = address { return !FileManager.default.fileExists(atPath: path) }
+                return false
+            }
+            if !missing { return }
+            usleep(20_000)
+        }
+        throw SystemFailure(description: "the pool did not open its sockets within 6 s; see the log above")
     }
 
     private func startNginx() throws {
@@ -250,6 +275,18 @@ public final class DevInstance {
     }
 
     // MARK: - Commands
+
+    /// Whether users other than the owner can reach `path` (every directory on the way has o+x).
+    static func othersCanTraverse(_ path: String) -> Bool {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { return true }  // created later, by us, 0755
+            if info.st_mode & S_IXOTH == 0 { return false }
+        }
+        return true
+    }
 
     /// The directory of `initdb` and `pg_ctl` (Debian keeps them out of PATH).
     static func postgresBinaries() throws -> String {

@@ -95,7 +95,7 @@ public final class RequestHandler {
                 service, parameters: parameters, outcome: nil, error: .invalidParameters(failure.problems), context)
         case .success(let bound):
             let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
-            let executionID = UUID().uuidString.lowercased()
+            let executionID = RandomID.uuid()
             journal?.begin(
                 .object([
                     "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
@@ -116,9 +116,9 @@ public final class RequestHandler {
     /// Audits an execution of an existing service and builds its response.
     private func finish(
         _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
-        _ context: RequestContext, executionID: String = UUID().uuidString.lowercased()
+        _ context: RequestContext, executionID: String = RandomID.uuid()
     ) -> HTTPResponse {
-        let reference = error.map { _ in UUID().uuidString.lowercased() }
+        let reference = error.map { _ in RandomID.uuid() }
         let status =
             switch error?.code {
             case nil: "succeeded"
@@ -170,7 +170,7 @@ public final class RequestHandler {
     private func fail(_ error: APIError, _ context: RequestContext, extraHeaders: [(String, String)] = [])
         -> HTTPResponse
     {
-        let reference = UUID().uuidString.lowercased()
+        let reference = RandomID.uuid()
         write(
             AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error)), context)
         return .error(error, reference: reference, headers: context.headers + extraHeaders)
@@ -214,7 +214,7 @@ struct RequestContext {
         if let given = request.header("x-correlation-id"), RequestContext.isValidToken(given) {
             correlationID = given
         } else {
-            correlationID = UUID().uuidString.lowercased()
+            correlationID = RandomID.uuid()
         }
         user = "anonymous"
         idempotencyKey = request.header("idempotency-key").flatMap { RequestContext.isValidToken($0) ? $0 : nil }

@@ -21,21 +21,27 @@ public final class InFlightJournal {
 
     deinit { close(descriptor) }
 
-    /// Records the execution about to run.
+    /// Records the execution about to run: one `pwrite`, the record ending in a newline (bytes of
+    /// an older, longer record may follow it and are ignored).
     public func begin(_ record: JSONValue) {
         var bytes: [UInt8] = []
         record.write(to: &bytes)
-        _ = ftruncate(descriptor, 0)
+        bytes.append(UInt8(ascii: "\n"))
         bytes.withUnsafeBytes { _ = pwrite(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
-    /// Clears the record: nothing is in flight.
-    public func end() { _ = ftruncate(descriptor, 0) }
+    /// Marks that nothing is in flight: one `pwrite` of a newline over the record's first byte.
+    public func end() {
+        var newline = UInt8(ascii: "\n")
+        _ = pwrite(descriptor, &newline, 1, 0)
+    }
 
     /// Reads and clears what a dead worker left behind.
     public static func takeLeftover(at path: String) -> JSONValue? {
         guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
         truncate(path, 0)
-        return try? JSONValue.parse(Array(data))
+        let record = data.prefix { $0 != UInt8(ascii: "\n") }
+        guard !record.isEmpty else { return nil }
+        return try? JSONValue.parse(Array(record))
     }
 }

@@ -194,7 +194,7 @@ public final class Supervisor {
                 correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,
                 attempts: []),
             failure: .init(
-                reference: UUID().uuidString.lowercased(), serviceName: record["service_name"]?.stringValue,
+                reference: RandomID.uuid(), serviceName: record["service_name"]?.stringValue,
                 error: error))
         do {
             let connection = try PGConnection(conninfo: options.controlConninfo)
