@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "SPOrchestrator",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "spo", targets: ["spo"])
     ],

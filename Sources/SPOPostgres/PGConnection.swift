@@ -215,24 +215,27 @@ public struct PGNotification: Sendable, Equatable {
 }
 
 /// Lays parameters out as C strings in one buffer and calls `body` with libpq's arguments.
-private func withCParameters<R>(_ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R)
-    -> R
-{
+private func withCParameters<R>(
+    _ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R
+) -> R {
     if parameters.isEmpty { return body(0, nil) }
-    var storage: [CChar] = []
-    var offsets: [Int?] = []
+    var storage: [UInt8] = []
+    storage.reserveCapacity(parameters.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
+    var offsets: [Int] = []  // -1 for NULL
     offsets.reserveCapacity(parameters.count)
     for parameter in parameters {
         guard let parameter else {
-            offsets.append(nil)
+            offsets.append(-1)
             continue
         }
         offsets.append(storage.count)
-        storage.append(contentsOf: parameter.utf8.map { CChar(bitPattern: $0) })
+        storage.append(contentsOf: parameter.utf8)
         storage.append(0)
     }
     return storage.withUnsafeBufferPointer { buffer in
-        let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { buffer.baseAddress! + $0 } }
-        return pointers.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+        buffer.withMemoryRebound(to: CChar.self) { chars in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : chars.baseAddress! + $0 }
+            return pointers.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+        }
     }
 }

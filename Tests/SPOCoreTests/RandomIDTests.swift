@@ -4,16 +4,28 @@ import Testing
 @testable import SPOCore
 
 @Suite struct RandomIDTests {
-    @Test func idsAreVersion4UUIDs() {
+    @Test func idsAreVersion7UUIDs() {
         for _ in 0..<600 {  // more than one 4 KiB pool, so a refill happens
             let id = RandomID.uuid()
             #expect(id.count == 36)
             #expect(UUID(uuidString: id) != nil)
             let characters = Array(id)
-            #expect(characters[14] == "4")
+            #expect(characters[14] == "7")
             #expect("89ab".contains(characters[19]))
             #expect(id == id.lowercased())
         }
+    }
+
+    @Test func idsFollowTheClock() throws {
+        let before = UInt64(Date().timeIntervalSince1970 * 1000)
+        let id = RandomID.uuid()
+        let after = UInt64(Date().timeIntervalSince1970 * 1000)
+        let stamp = try #require(UInt64(id.replacingOccurrences(of: "-", with: "").prefix(12), radix: 16))
+        #expect(stamp >= before && stamp <= after)
+        // Ids from different milliseconds sort like their times.
+        let earlier = RandomID.uuid()
+        usleep(2000)
+        #expect(earlier < RandomID.uuid())
     }
 
     @Test func idsDoNotRepeat() {

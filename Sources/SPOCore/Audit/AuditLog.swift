@@ -6,6 +6,24 @@ import SPOPostgres
 /// `service_execution`, read per attempt through the `service_log` view) and the error, in one
 /// prepared statement and one round trip.
 public struct AuditLog {
+    /// When an audit row is durable. Set with `SPO_AUDIT_COMMIT` (`sync`, the default, or `async`).
+    public enum CommitMode: String, Sendable {
+        /// Each audit row is flushed to PostgreSQL's WAL on disk before the response is sent.
+        case sync
+        /// Audit rows are committed (visible at once) without waiting for the disk flush; a crash
+        /// of PostgreSQL or of the machine — not of a worker — can lose the last ~0.6 s of them.
+        /// About a fifth more throughput on the benchmark.
+        case async
+
+        /// The value of PostgreSQL's `synchronous_commit` for the control connection.
+        public var synchronousCommit: String { self == .sync ? "on" : "off" }
+
+        /// `SPO_AUDIT_COMMIT`, or `sync`.
+        public static func fromEnvironment() -> CommitMode {
+            CommitMode(rawValue: ProcessInfo.processInfo.environment["SPO_AUDIT_COMMIT"] ?? "sync") ?? .sync
+        }
+    }
+
     static let executionColumns = """
         INSERT INTO spo.service_execution (id, service_id, service_name, parameters, status, http_status,
             error_code, attempts, duration_ms, user_name, correlation_id, idempotency_key, reprocess_of,

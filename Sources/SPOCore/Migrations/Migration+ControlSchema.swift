@@ -51,8 +51,7 @@ extension Migration {
             -- service_id has no foreign key on purpose: the audit must outlive a deleted service,
             -- and the check would cost a lookup on every request.
             CREATE TABLE spo.service_execution (
-                id             uuid PRIMARY KEY,
-                seq            bigint GENERATED ALWAYS AS IDENTITY,
+                id             uuid PRIMARY KEY,  -- version 7: time-ordered
                 service_id     bigint,
                 service_name   text NOT NULL,
                 parameters     jsonb,
@@ -71,11 +70,10 @@ extension Migration {
                 started_at     timestamptz NOT NULL,
                 finished_at    timestamptz
             );
-            -- seq orders listings: it only grows, so cursor pages never skip or repeat a row.
-            CREATE UNIQUE INDEX service_execution_seq ON spo.service_execution (seq);
-            CREATE INDEX service_execution_service_seq ON spo.service_execution (service_name, seq);
-            -- Most rows succeed; listing by another status is what needs an index.
-            CREATE INDEX service_execution_unsuccessful_seq ON spo.service_execution (status, seq)
+            -- Listings page by id (time-ordered), filtered by service or status. Most rows succeed;
+            -- listing by another status is what needs an index.
+            CREATE INDEX service_execution_service_id ON spo.service_execution (service_name, id);
+            CREATE INDEX service_execution_unsuccessful_id ON spo.service_execution (status, id)
                 WHERE status <> 'succeeded';
 
             CREATE TABLE spo.service_reprocessing (

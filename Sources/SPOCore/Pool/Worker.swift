@@ -29,12 +29,16 @@ public final class Worker {
         Log.component = "worker"
         signals.block()
         SignalSet.ignoreBrokenPipes()
+        let auditCommit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")
+            try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
             self?.reload(from: connection)
         }
         let request = FastCGIRequest(listenSocket: listenSocket)
-        Log.info("worker started", ["journal": journalPath.map(JSONValue.string) ?? .null])
+        Log.info(
+            "worker started",
+            ["journal": journalPath.map(JSONValue.string) ?? .null, "audit_commit": .string(auditCommit.rawValue)])
         var nextCheck = ContinuousClock.now
         while true {
             // Signals and the supervisor are checked ten times a second, not on every request:
