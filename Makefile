@@ -8,13 +8,16 @@ SHELL := /bin/bash
 
 # Debian packages the project needs at build, run and test time.
 APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev curl ca-certificates \
-	python3 python3-pytest python3-requests wrk spawn-fcgi
-# Tests use Debian's Python and its packages, whatever python3 is first in PATH.
-PYTHON := /usr/bin/python3
+	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi
+# End-to-end tests run on Debian's Python and its packages (whatever python3 is first in PATH), in a
+# virtualenv that sees them and adds what Debian does not package (openapi-spec-validator).
+VENV := .build/venv
+PYTHON := $(VENV)/bin/python
+PIP_PACKAGES := openapi-spec-validator
 SWIFT_BUILD_FLAGS ?=
 CONFIG ?= release
 
-.PHONY: help deps build build-debug run test test-unit test-e2e lint format bench clean
+.PHONY: help deps venv build run test test-e2e lint format bench clean
 
 help:
 	@echo "make run    - build and run the local instance on http://127.0.0.1:8080"
@@ -29,6 +32,13 @@ deps:
 		echo "==> installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+$(VENV)/.installed: Makefile
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_PACKAGES)
+	touch $@
+
+venv: deps $(VENV)/.installed
 
 build: deps
 	swift build -c $(CONFIG) $(SWIFT_BUILD_FLAGS)
@@ -49,7 +59,7 @@ test: deps lint
 	swift test --skip-build --parallel --num-workers 2
 	$(MAKE) --no-print-directory test-e2e
 
-test-e2e: build
+test-e2e: build venv
 	SPO_BIN=$(CURDIR)/.build/$(CONFIG)/spo $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 bench: build

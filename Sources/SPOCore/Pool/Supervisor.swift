@@ -98,7 +98,12 @@ public final class Supervisor {
             if slot.pid > 0 { kill(slot.pid, SIGTERM) } else { retire(address) }
             Log.info("worker removed from the pool", ["address": .string(address.description)])
         }
-        for address in block.servers where slots[address] == nil {
+        for address in block.servers {
+            if let slot = slots[address] {
+                // Listed again while still draining: keep the socket, replace the worker when it exits.
+                slot.retired = false
+                continue
+            }
             let slot = Slot(socket: try ListeningSocket(address))
             slots[address] = slot
             start(slot)
