@@ -9,7 +9,7 @@ struct SPO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
-        subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self])
+        subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self, Keys.self])
 }
 
 /// Where the control database is: `--control`, else `SPO_CONTROL_DB`, else `dbname=spo`.
@@ -126,6 +126,65 @@ extension SPO {
             func run() throws {
                 let configuration = try ConfigurationStore.load(from: PGConnection(conninfo: control.conninfo))
                 print(ConfigurationImporter.export(configuration).serialized())
+            }
+        }
+    }
+
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "API keys: once one exists, every call needs `Authorization: Bearer <key>`.",
+            subcommands: [Create.self, List.self, Revoke.self])
+
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create a key and print it (it is shown only this once; only a digest is stored).")
+            @Option(help: "A name for the key: the audit user of its calls.") var name: String
+            @Option(help: "admin (everything) or executor (granted services only).") var role: String = "executor"
+            @Option(name: .customLong("grant"), help: "A service the executor key may run (repeat; * = all).")
+            var grants: [String] = []
+            @OptionGroup var control: ControlOption
+
+            func run() throws {
+                guard let role = APIKey.Role(rawValue: role) else {
+                    throw ValidationError("--role must be admin or executor")
+                }
+                if role == .executor && grants.isEmpty {
+                    throw ValidationError("an executor key needs at least one --grant SERVICE (or --grant '*')")
+                }
+                let connection = try PGConnection(conninfo: control.conninfo)
+                try Migrator().migrate(connection)
+                print(try APIKeyStore.create(name: name, role: role, grants: grants, on: connection))
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List keys (never the keys themselves).")
+            @OptionGroup var control: ControlOption
+
+            func run() throws {
+                let keys = try APIKeyStore.list(on: PGConnection(conninfo: control.conninfo))
+                print("name\tprefix\trole\tgrants\tcreated\trevoked")
+                for key in keys {
+                    let grants = key.grants.isEmpty ? "-" : key.grants.joined(separator: ",")
+                    print(
+                        "\(key.name)\tspo_\(key.prefix)\t\(key.role)\t\(grants)\t\(key.createdAt)\t\(key.revokedAt ?? "-")"
+                    )
+                }
+            }
+        }
+
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Revoke a key by name; every worker refuses it within a second.")
+            @Argument(help: "The key's name.") var name: String
+            @OptionGroup var control: ControlOption
+
+            func run() throws {
+                guard try APIKeyStore.revoke(name: name, on: PGConnection(conninfo: control.conninfo)) else {
+                    FileHandle.standardError.write(Data("no active key named \(name)\n".utf8))
+                    throw ExitCode(1)
+                }
+                print("revoked \(name)")
             }
         }
     }

@@ -22,6 +22,7 @@ import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import e2e_support  # noqa: E402
 from e2e_support import REPO, Instance, is_alive, wait_for  # noqa: E402
 
 START_TIMEOUT = 120
@@ -111,6 +112,9 @@ def spo():
             raise AssertionError(f"{error}\n--- spo dev output ---\n{instance.output()}") from None
         instance.env = _parse_env(state_dir + "/env")
         assert instance.env["SPO_URL"] == base_url
+        assert instance.env["SPO_ADMIN_KEY"].startswith("spo_")
+        e2e_support.AUTH["Authorization"] = "Bearer " + instance.env["SPO_ADMIN_KEY"]
+        e2e_support.authorize_requests(base_url)
         instance.original_site = open(instance.site_path).read()
         instance.wait_pool(timeout=30)
 

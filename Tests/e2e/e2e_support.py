@@ -21,6 +21,28 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
+
+# The local instance requires an API key (spo dev creates an admin key); the session fixture puts
+# it here and every request of the suite carries it unless the test sends its own Authorization.
+AUTH: dict[str, str] = {}
+
+
+def authorize_requests(base_url: str):
+    """Adds the suite's Authorization header to every `requests` call to `base_url` without one."""
+    original = requests.sessions.Session.request
+    if getattr(original, "_spo_authorizing", False):
+        return
+
+    def request(self, method, url, *args, **kwargs):
+        if str(url).startswith(base_url) and AUTH:
+            headers = dict(kwargs.get("headers") or {})
+            if not any(name.lower() == "authorization" for name in headers):
+                headers.update(AUTH)
+            kwargs["headers"] = headers
+        return original(self, method, url, *args, **kwargs)
+
+    request._spo_authorizing = True
+    requests.sessions.Session.request = request
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -162,7 +184,7 @@ def fastcgi(
         "GATEWAY_INTERFACE": "CGI/1.1",
         "REMOTE_ADDR": "127.0.0.1",
     }
-    for name, value in (headers or {}).items():
+    for name, value in {**AUTH, **(headers or {})}.items():
         params["HTTP_" + name.upper().replace("-", "_")] = value
     message = _record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
     encoded = _pairs(params)

@@ -20,6 +20,8 @@ import socket
 import statistics
 import time
 
+from e2e_support import AUTH
+
 CONNECTIONS = 64
 SECONDS = 4.0
 WARMUP = 0.5               # the first requests (connection setup) are not measured
@@ -47,6 +49,7 @@ class Connection:
         self.sent_count += 1
         body = json.dumps({"p_id": 1 + n % 1000}).encode()
         request = (f"POST /api/services/customer_get/execute HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                   f"Authorization: {AUTH['Authorization']}\r\n"
                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
         self.sent_at = time.monotonic()
         self.sock.setblocking(True)

@@ -3,14 +3,17 @@ public struct Configuration: Sendable {
     public var services: [String: ServiceDefinition]
     public var connections: [String: ConnectionDefinition]
     public var retryPolicies: [String: RetryPolicy]
+    /// Active (not revoked) API keys by prefix.
+    public var apiKeys: [String: APIKey]
 
     public init(
         services: [String: ServiceDefinition] = [:], connections: [String: ConnectionDefinition] = [:],
-        retryPolicies: [String: RetryPolicy] = [:]
+        retryPolicies: [String: RetryPolicy] = [:], apiKeys: [String: APIKey] = [:]
     ) {
         self.services = services
         self.connections = connections
         self.retryPolicies = retryPolicies
+        self.apiKeys = apiKeys
     }
 
     /// The enabled service called `name`.

@@ -36,6 +36,7 @@ public enum ConfigurationStore {
                 maxBackoffMilliseconds: Int(policies.value(row, 4) ?? "") ?? 0,
                 jitter: Double(policies.value(row, 5) ?? "") ?? 0, retryableSQLStates: states ?? [])
         }
+        configuration.apiKeys = try APIKeyStore.active(on: connection)
         let services = try connection.execute(
             """
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,

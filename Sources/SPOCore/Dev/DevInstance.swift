@@ -68,8 +68,9 @@ public final class DevInstance {
             try startPool()
             try startNginx()
             try waitUntilServing()
-            try writeEnvironmentFile()
-            printWelcome()
+            let adminKey = try ensureAdminKey()
+            try writeEnvironmentFile(adminKey: adminKey)
+            printWelcome(adminKey: adminKey)
         } catch {
             Log.error("the local instance could not start", ["error": .string("\(error)")])
             stopAll()
@@ -229,23 +230,50 @@ public final class DevInstance {
         throw SystemFailure(description: "nothing answered \(url) within 10 s; see \(logDirectory)/nginx-error.log")
     }
 
-    private func writeEnvironmentFile() throws {
+    /// The admin key of the local instance: the one `.spo/env` already holds while it is still
+    /// active, else a new one (a key is shown only once, so the file is where it is kept).
+    private func ensureAdminKey() throws -> String {
+        let control = try PGConnection(conninfo: conninfo("spo"))
+        let active = try ConfigurationStore.load(from: control).apiKeys
+        if let previous = DevInstance.previousAdminKey(in: state + "/env"), let prefix = APIKey.prefix(of: previous),
+            let key = active[prefix], key.matches(previous), key.role == .admin
+        {
+            return previous
+        }
+        _ = try APIKeyStore.revoke(name: DevInstance.adminKeyName, on: control)
+        Log.info("created an admin key for the local instance", ["name": .string(DevInstance.adminKeyName)])
+        return try APIKeyStore.create(name: DevInstance.adminKeyName, role: .admin, grants: [], on: control)
+    }
+
+    static let adminKeyName = "dev-admin"
+
+    static func previousAdminKey(in path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("export SPO_ADMIN_KEY=") {
+            return String(line.dropFirst("export SPO_ADMIN_KEY=".count))
+        }
+        return nil
+    }
+
+    private func writeEnvironmentFile(adminKey: String) throws {
         let lines = [
-            "export SPO_URL=http://127.0.0.1:\(options.httpPort)",
+            "export SPO_URL=http://127.0.0.1:\(options.httpPort)", "export SPO_ADMIN_KEY=\(adminKey)",
             "export SPO_CONTROL_DB='\(conninfo("spo"))'",
             "export PGHOST=\(runDirectory)", "export PGPORT=\(options.postgresPort)", "export PGUSER=\(superuser)",
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: state + "/env", atomically: true, encoding: .utf8)
+        chmod(state + "/env", 0o600)  // it holds the admin key
     }
 
-    private func printWelcome() {
+    private func printWelcome(adminKey: String) {
         let base = "http://127.0.0.1:\(options.httpPort)"
         print(
             """
 
             SPOrchestrator is running.
               API          \(base)/api/
-              try it       curl -s -X POST \(base)/api/services/customer_get/execute -H 'Content-Type: application/json' -d '{"p_id": 42}'
+              admin key    \(adminKey)   (also in \(state)/env as SPO_ADMIN_KEY)
+              try it       curl -s -X POST \(base)/api/services/customer_get/execute -H "Authorization: Bearer \(adminKey)" -H 'Content-Type: application/json' -d '{"p_id": 42}'
               admin page   \(base)/admin/
               health       \(base)/api/health
               PostgreSQL   . \(state)/env && psql -d spo     (control schema: spo.*; example database: demo)

@@ -32,14 +32,27 @@ public final class RequestHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let context = RequestContext(request)
-        switch Route(method: request.method, path: request.path) {
+        var context = RequestContext(request)
+        let route = Route(method: request.method, path: request.path)
+        if route.needsKey {
+            switch Authenticator.principal(authorization: request.header("authorization"), keys: configuration.apiKeys)
+            {
+            case .success(let principal):
+                context.principal = principal
+            case .failure(let error):
+                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+            }
+        }
+        switch route {
         case .execute(let name):
             return execute(serviceName: name, body: request.body, envelope: false, context)
         case .executeEnvelope:
             return execute(serviceName: nil, body: request.body, envelope: true, context)
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
+        case .openAPI:
+            // Generated per request from the live configuration: a service added or disabled shows at once.
+            return .json(200, OpenAPIDocument.make(configuration))
         case .methodNotAllowed(let allowed):
             return fail(
                 APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
@@ -86,8 +99,13 @@ public final class RequestHandler {
                 return reject(.invalidParameters(problems), name, context)
             }
         }
-        guard let name, let service = configuration.enabledService(name) else {
-            return fail(APIError(.serviceNotFound, "no enabled service named \(name ?? "")"), context)
+        guard let name else { return fail(APIError(.serviceNotFound, "no service named"), context) }
+        // Checked before looking the service up, so a key learns nothing about services it may not call.
+        guard context.principal.mayExecute(name) else {
+            return fail(APIError(.forbidden, "the key \(context.user) may not execute service \(name)"), context)
+        }
+        guard let service = configuration.enabledService(name) else {
+            return fail(APIError(.serviceNotFound, "no enabled service named \(name)"), context)
         }
         switch validator(for: service).validate(parameters) {
         case .failure(let failure):
@@ -206,7 +224,9 @@ extension Result {
 /// What every response of one request shares: its correlation id, user and idempotency key.
 struct RequestContext {
     var correlationID: String
-    var user: String
+    /// Who is calling; anonymous until authenticated.
+    var principal = Principal.anonymous
+    var user: String { principal.name }
     var idempotencyKey: String?
     var isJSON: Bool
 
@@ -216,7 +236,6 @@ struct RequestContext {
         } else {
             correlationID = RandomID.uuid()
         }
-        user = "anonymous"
         idempotencyKey = request.header("idempotency-key").flatMap { RequestContext.isValidToken($0) ? $0 : nil }
         let contentType = (request.header("content-type") ?? "").lowercased()
         isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty

@@ -5,9 +5,18 @@ public enum Route: Equatable, Sendable {
     case execute(service: String)
     case executeEnvelope
     case health
+    case openAPI
     /// The path exists but not for this method; carries the `Allow` header value.
     case methodNotAllowed(allowed: String)
     case notFound
+
+    /// Whether the route needs an API key (once keys exist). Liveness stays public for probes.
+    public var needsKey: Bool {
+        switch self {
+        case .execute, .executeEnvelope: true
+        case .health, .openAPI, .methodNotAllowed, .notFound: false
+        }
+    }
 
     public init(method: String, path: String) {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
@@ -21,6 +30,7 @@ public enum Route: Equatable, Sendable {
                 (.execute(service: parts[1]), "POST")
             case ["execute"]: (.executeEnvelope, "POST")
             case ["health"]: (.health, "GET, HEAD")
+            case ["openapi.json"]: (.openAPI, "GET, HEAD")
             default: (.notFound, "")
             }
         // Plain string comparison: this runs on every request, and Foundation's trimming showed in profiles.
