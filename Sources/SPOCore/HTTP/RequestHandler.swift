@@ -12,6 +12,10 @@ public final class RequestHandler {
     private let executor: Executor
     private let audit = AuditLog()
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
+    /// Authorization headers already checked against this snapshot's keys: a client sends the same
+    /// key on every call, and hashing it each time showed on the request path. Emptied on reload,
+    /// so a revoked key stops working with the snapshot that no longer has it.
+    private var verifiedKeys: [String: Principal] = [:]
     /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
     public var journal: InFlightJournal?
 
@@ -28,6 +32,7 @@ public final class RequestHandler {
     public func reload(_ configuration: Configuration) {
         self.configuration = configuration
         validators.removeAll()
+        verifiedKeys.removeAll()
         executor.configurationChanged()
     }
 
@@ -35,8 +40,7 @@ public final class RequestHandler {
         var context = RequestContext(request)
         let route = Route(method: request.method, path: request.path)
         if route.needsKey {
-            switch Authenticator.principal(authorization: request.header("authorization"), keys: configuration.apiKeys)
-            {
+            switch authenticate(request.header("authorization")) {
             case .success(let principal):
                 context.principal = principal
             case .failure(let error):
@@ -204,6 +208,16 @@ public final class RequestHandler {
                 "audit write failed",
                 ["error": .string(error.description), "correlation_id": .string(context.correlationID)])
         }
+    }
+
+    private func authenticate(_ authorization: String?) -> Result<Principal, APIError> {
+        if let authorization, let known = verifiedKeys[authorization] { return .success(known) }
+        let result = Authenticator.principal(authorization: authorization, keys: configuration.apiKeys)
+        // Only valid keys are remembered (a few per client), so bad headers cannot grow the cache.
+        if let authorization, case .success(let principal) = result, principal.key != nil, verifiedKeys.count < 1024 {
+            verifiedKeys[authorization] = principal
+        }
+        return result
     }
 
     private func validator(for service: ServiceDefinition) -> ParameterValidator {
