@@ -195,7 +195,9 @@ import Testing
 
     @Test func unknownEndpointIsNotFound() throws {
         let fixture = try Fixture()
-        for (method, path) in [("GET", "/api/nothing"), ("POST", "/api/services/customer_get"), ("GET", "/elsewhere")] {
+        for (method, path) in [
+            ("GET", "/api/nothing"), ("POST", "/api/services/customer_get/run"), ("GET", "/elsewhere"),
+        ] {
             let reply = fixture.send(HTTPRequest(method: method, path: path))
             try fixture.expectError(reply, "NOT_FOUND", status: 404)
         }

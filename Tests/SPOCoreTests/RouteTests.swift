@@ -41,13 +41,28 @@ import Testing
     }
 
     @Test(arguments: [
-        "/", "", "/api", "/api/", "/health", "/apix/health", "/x/api/health", "/api/services", "/api/services/s",
-        "/api/services/execute", "/api/services//execute", "/api/services/s/run", "/api/services/s/execute/more",
+        "/", "", "/api", "/api/", "/health", "/apix/health", "/x/api/health",
+        "/api/services/s/run", "/api/services/s/execute/more",
         "/api/services/a/b/execute", "/api/healthz", "/api/health/services/x", "/API/health", "/api/Health",
     ])
     func unknownPathsAreNotFound(path: String) {
         for method in ["GET", "POST", "HEAD"] {
             #expect(Route(method: method, path: path) == .notFound)
+        }
+    }
+
+    @Test func administrationPathsAreReadOnlyForNow() {
+        let cases: [(String, AdminRoute)] = [
+            ("/api/services", .services), ("/api/services/s", .service("s")), ("/api/connections", .connections),
+            ("/api/connections/demo", .connection("demo")), ("/api/retry-policies", .retryPolicies),
+            ("/api/retry-policies/default", .retryPolicy("default")), ("/api/executions", .executions),
+            ("/api/executions/x", .execution("x")), ("/api/errors/r", .error("r")),
+            ("/api/health/services", .healthOfServices),
+        ]
+        for (path, admin) in cases {
+            #expect(Route(method: "GET", path: path) == .admin(admin))
+            #expect(Route(method: "GET", path: path).needsKey)
+            #expect(Route(method: "DELETE", path: path) == .methodNotAllowed(allowed: "GET, HEAD"))
         }
     }
 }

@@ -16,6 +16,8 @@ public final class RequestHandler {
     /// key on every call, and hashing it each time showed on the request path. Emptied on reload,
     /// so a revoked key stops working with the snapshot that no longer has it.
     private var verifiedKeys: [String: Principal] = [:]
+    /// Connections for `GET /api/health/services`, apart from the executor's.
+    private let adminTargets = TargetConnections()
     /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
     public var journal: InFlightJournal?
 
@@ -54,6 +56,22 @@ public final class RequestHandler {
             return execute(serviceName: nil, body: request.body, envelope: true, context)
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
+        case .admin(let adminRoute):
+            guard context.principal.key?.role == .admin else {
+                let error =
+                    context.principal.key == nil
+                    ? APIError(.unauthorized, "administration needs an admin key: spo keys create --role admin")
+                    : APIError(.forbidden, "the key \(context.user) is not an admin key")
+                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+            }
+            do throws(APIError) {
+                let admin = AdminAPI(configuration: configuration, control: control, targets: adminTargets)
+                return .json(
+                    200, try admin.respond(to: adminRoute, query: QueryString.parse(request.query)),
+                    headers: context.headers)
+            } catch {
+                return fail(error, context)
+            }
         case .openAPI:
             // Generated per request from the live configuration: a service added or disabled shows at once.
             return .json(200, OpenAPIDocument.make(configuration))

@@ -6,6 +6,8 @@ public enum Route: Equatable, Sendable {
     case executeEnvelope
     case health
     case openAPI
+    /// Read-only administration (admin keys only).
+    case admin(AdminRoute)
     /// The path exists but not for this method; carries the `Allow` header value.
     case methodNotAllowed(allowed: String)
     case notFound
@@ -13,7 +15,7 @@ public enum Route: Equatable, Sendable {
     /// Whether the route needs an API key (once keys exist). Liveness stays public for probes.
     public var needsKey: Bool {
         switch self {
-        case .execute, .executeEnvelope: true
+        case .execute, .executeEnvelope, .admin: true
         case .health, .openAPI, .methodNotAllowed, .notFound: false
         }
     }
@@ -31,7 +33,8 @@ public enum Route: Equatable, Sendable {
             case ["execute"]: (.executeEnvelope, "POST")
             case ["health"]: (.health, "GET, HEAD")
             case ["openapi.json"]: (.openAPI, "GET, HEAD")
-            default: (.notFound, "")
+            case let parts:
+                AdminRoute(parts).map { (.admin($0), "GET, HEAD") } ?? (.notFound, "")
             }
         // Plain string comparison: this runs on every request, and Foundation's trimming showed in profiles.
         if route == .notFound
@@ -40,6 +43,36 @@ public enum Route: Equatable, Sendable {
             self = route
         } else {
             self = .methodNotAllowed(allowed: allowed)
+        }
+    }
+}
+
+/// The administration endpoints (SPEC §4) served so far: reading configuration, executions and errors.
+public enum AdminRoute: Equatable, Sendable {
+    case services
+    case service(String)
+    case connections
+    case connection(String)
+    case retryPolicies
+    case retryPolicy(String)
+    case executions
+    case execution(String)
+    case error(String)
+    case healthOfServices
+
+    init?(_ parts: [String]) {
+        switch parts {
+        case ["services"]: self = .services
+        case let p where p.count == 2 && p[0] == "services": self = .service(p[1])
+        case ["connections"]: self = .connections
+        case let p where p.count == 2 && p[0] == "connections": self = .connection(p[1])
+        case ["retry-policies"]: self = .retryPolicies
+        case let p where p.count == 2 && p[0] == "retry-policies": self = .retryPolicy(p[1])
+        case ["executions"]: self = .executions
+        case let p where p.count == 2 && p[0] == "executions": self = .execution(p[1])
+        case let p where p.count == 2 && p[0] == "errors": self = .error(p[1])
+        case ["health", "services"]: self = .healthOfServices
+        default: return nil
         }
     }
 }

@@ -577,7 +577,15 @@ extension OpenAPIDocument {
                         "get": operation(
                             "list\(plural)", "Lists them",
                             success: (
-                                "200", response("The list", .object(["type": .string("array"), "items": document]))
+                                "200",
+                                response(
+                                    "The list",
+                                    .object([
+                                        "type": .string("object"), "required": .array([.string("items")]),
+                                        "properties": .object([
+                                            "items": .object(["type": .string("array"), "items": document])
+                                        ]),
+                                    ]))
                             )
                         ),
                         "post": operation(
@@ -761,8 +769,7 @@ extension OpenAPIDocument {
             "Execution": object(
                 [
                     .init("id", typed("string", format: "uuid")),
-                    .init("service_id", typed("integer", format: "int64", nullable: true)),
-                    .init("service_name", typed("string")),
+                    .init("service", typed("string")),
                     .init("parameters", .object(["description": .string("The effective parameters")])),
                     .init("status", ref("schemas/ExecutionStatus")),
                     .init("http_status", typed("integer", nullable: true)),
@@ -775,7 +782,6 @@ extension OpenAPIDocument {
                     .init(
                         "reprocess_of", typed("string", "The execution this one re-ran", format: "uuid", nullable: true)
                     ),
-                    .init("result_summary", .object(["description": .string("A summary of data")])),
                     .init("started_at", typed("string", format: "date-time")),
                     .init("finished_at", typed("string", format: "date-time", nullable: true)),
                     .init(
@@ -785,11 +791,14 @@ extension OpenAPIDocument {
                             extra: [.init("items", .object(["type": .string("object")]))])),
                     .init("errors", typed("array", extra: [.init("items", ref("schemas/ErrorRecord"))])),
                     .init(
-                        "reprocessing",
+                        "reprocessed_as",
                         typed(
-                            "array", "Re-runs of this execution and the one it re-ran",
+                            "array", "Re-runs of this execution (detail only)",
                             extra: [.init("items", .object(["type": .string("object")]))])),
-                ], required: ["id", "service_name", "status"]),
+                    .init(
+                        "reprocessing_of",
+                        typed("object", "The re-run this execution is (detail only)", nullable: true)),
+                ], required: ["id", "service", "status"]),
             "ExecutionPage": object(
                 [
                     .init("items", typed("array", extra: [.init("items", ref("schemas/Execution"))])),
@@ -931,20 +940,20 @@ extension OpenAPIDocument {
             "ServicesHealth": object(
                 [
                     .init(
-                        "connections",
+                        "items",
                         typed(
                             "array",
                             extra: [
                                 .init(
                                     "items",
                                     object([
-                                        .init("name", typed("string")),
+                                        .init("connection", typed("string")),
                                         .init("reachable", typed("boolean")),
                                         .init("latency_ms", typed("number", nullable: true)),
-                                        .init("breaker", typed("string", "The circuit breaker's state")),
+                                        .init("error", typed("string", "Why it is unreachable")),
                                     ]))
                             ]))
-                ], description: "Each connection's reachability, latency and circuit-breaker state"),
+                ], description: "Each connection's reachability and latency"),
         ])
 
         // MARK: Responses
