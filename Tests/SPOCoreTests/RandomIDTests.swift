@@ -22,10 +22,15 @@ import Testing
         let after = UInt64(Date().timeIntervalSince1970 * 1000)
         let stamp = try #require(UInt64(id.replacingOccurrences(of: "-", with: "").prefix(12), radix: 16))
         #expect(stamp >= before && stamp <= after)
-        // Ids from different milliseconds sort like their times.
+        // Ids sort like their times, also within one millisecond (sub-millisecond bits).
         let earlier = RandomID.uuid()
         usleep(2000)
         #expect(earlier < RandomID.uuid())
+        let burst = (0..<50).map { _ -> String in
+            usleep(5)
+            return RandomID.uuid()
+        }
+        #expect(burst == burst.sorted())
     }
 
     @Test func idsDoNotRepeat() {

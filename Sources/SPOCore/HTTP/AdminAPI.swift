@@ -13,7 +13,8 @@ struct AdminAPI {
     func respond(to route: AdminRoute, query: [String: String]) throws(APIError) -> JSONValue {
         switch route {
         case .services:
-            let search = query["search"]?.lowercased()
+            // An empty search is no filter (Foundation's `contains("")` is false).
+            let search = query["search"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
             let enabled = try query["enabled"].map { text throws(APIError) in try Self.bool(text, "enabled") }
             let services = configuration.services.values.sorted { $0.name < $1.name }.filter { service in
                 (search.map { service.name.contains($0) || service.description.lowercased().contains($0) } ?? true)

@@ -128,7 +128,8 @@ struct ExecutionQueries {
 
     static func isUUID(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false).map(\.count)
-        return parts == [8, 4, 4, 4, 12] && text.allSatisfy { $0 == "-" || $0.isHexDigit }
+        // ASCII only: `Character.isHexDigit` also accepts fullwidth digits, which PostgreSQL refuses.
+        return parts == [8, 4, 4, 4, 12] && text.allSatisfy { $0 == "-" || ($0.isASCII && $0.isHexDigit) }
     }
 }
 
