@@ -22,30 +22,21 @@ struct AdminAPI {
             }
             return .object(["items": .array(services.map(Self.document(for:)))])
         case .service(let name):
-            guard let service = configuration.services[name] else {
-                throw APIError(.serviceNotFound, "no service named \(name)")
-            }
-            return Self.document(for: service)
+            return try Self.one(
+                configuration.services[name], APIError(.serviceNotFound, "no service named \(name)"),
+                Self.document(for:))
         case .connections:
-            return .object([
-                "items": .array(
-                    configuration.connections.values.sorted { $0.name < $1.name }.map(ServiceDocument.document(for:)))
-            ])
+            return Self.items(configuration.connections, ServiceDocument.document(for:))
         case .connection(let name):
-            guard let connection = configuration.connections[name] else {
-                throw APIError(.notFound, "no connection named \(name)")
-            }
-            return ServiceDocument.document(for: connection)
+            return try Self.one(
+                configuration.connections[name], APIError(.notFound, "no connection named \(name)"),
+                ServiceDocument.document(for:))
         case .retryPolicies:
-            return .object([
-                "items": .array(
-                    configuration.retryPolicies.values.sorted { $0.name < $1.name }.map(ServiceDocument.document(for:)))
-            ])
+            return Self.items(configuration.retryPolicies, ServiceDocument.document(for:))
         case .retryPolicy(let name):
-            guard let policy = configuration.retryPolicies[name] else {
-                throw APIError(.notFound, "no retry policy named \(name)")
-            }
-            return ServiceDocument.document(for: policy)
+            return try Self.one(
+                configuration.retryPolicies[name], APIError(.notFound, "no retry policy named \(name)"),
+                ServiceDocument.document(for:))
         case .executions:
             return try ExecutionQueries(control: control).list(ExecutionQueries.Filter(query))
         case .execution(let id):
@@ -55,6 +46,19 @@ struct AdminAPI {
         case .healthOfServices:
             return healthOfConnections()
         }
+    }
+
+    /// `{"items": [...]}` of a configuration table, sorted by name.
+    private static func items<T>(_ byName: [String: T], _ document: (T) -> JSONValue) -> JSONValue {
+        .object(["items": .array(byName.sorted { $0.key < $1.key }.map { document($0.value) })])
+    }
+
+    /// One entry's document, or `missing` when there is none.
+    private static func one<T>(_ value: T?, _ missing: APIError, _ document: (T) -> JSONValue) throws(APIError)
+        -> JSONValue
+    {
+        guard let value else { throw missing }
+        return document(value)
     }
 
     /// A service document with what the server knows besides: id, version, result shape.
