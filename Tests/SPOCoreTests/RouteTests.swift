@@ -65,4 +65,10 @@ import Testing
             #expect(Route(method: "DELETE", path: path) == .methodNotAllowed(allowed: "GET, HEAD"))
         }
     }
+
+    @Test func reprocessingIsAPostOnAnExecution() {
+        #expect(Route(method: "POST", path: "/api/executions/abc/reprocess") == .reprocess(execution: "abc"))
+        #expect(Route(method: "POST", path: "/api/executions/abc/reprocess").needsKey)
+        #expect(Route(method: "GET", path: "/api/executions/abc/reprocess") == .methodNotAllowed(allowed: "POST"))
+    }
 }

@@ -72,6 +72,15 @@ public final class RequestHandler {
             } catch {
                 return fail(error, context)
             }
+        case .reprocess(let id):
+            guard context.principal.key?.role == .admin else {
+                let error =
+                    context.principal.key == nil
+                    ? APIError(.unauthorized, "reprocessing needs an admin key: spo keys create --role admin")
+                    : APIError(.forbidden, "the key \(context.user) is not an admin key")
+                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+            }
+            return reprocess(id, body: request.body, context)
         case .openAPI:
             // Generated per request from the live configuration: a service added or disabled shows at once.
             return .json(200, OpenAPIDocument.make(configuration))
@@ -134,29 +143,90 @@ public final class RequestHandler {
             return finish(
                 service, parameters: parameters, outcome: nil, error: .invalidParameters(failure.problems), context)
         case .success(let bound):
-            let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
-            let executionID = RandomID.uuid()
-            journal?.begin(
-                .object([
-                    "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
-                    "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
-                    "correlation_id": .string(context.correlationID),
-                    "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
-                ]))
-            defer { journal?.end() }
-            let outcome = executor.execute(service, parameters: bound, configuration: configuration)
-            let error = outcome.result.failure.map {
-                APIError.executionFailed($0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds)
+            return run(service, bound, context)
+        }
+    }
+
+    /// Runs a validated call: journal, execution with retries, audit, response.
+    private func run(
+        _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext,
+        executionID: String = RandomID.uuid(), reprocessOf: String? = nil
+    ) -> HTTPResponse {
+        let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+        journal?.begin(
+            .object([
+                "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
+                "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
+                "correlation_id": .string(context.correlationID),
+                "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
+            ]))
+        defer { journal?.end() }
+        let outcome = executor.execute(service, parameters: bound, configuration: configuration)
+        let error = outcome.result.failure.map {
+            APIError.executionFailed($0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds)
+        }
+        return finish(
+            service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID,
+            reprocessOf: reprocessOf)
+    }
+
+    /// Runs a recorded execution again, with its parameters or an override validated like any call,
+    /// and records who asked and why. Nothing is written when the request is refused.
+    private func reprocess(_ id: String, body: [UInt8], _ context: RequestContext) -> HTTPResponse {
+        let queries = ExecutionQueries(control: control)
+        let request: JSONValue
+        do throws(JSONParseError) {
+            request =
+                body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) ? .object([]) : try JSONValue.parse(body)
+        } catch {
+            return fail(
+                .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")]), context)
+        }
+        var problems: [ParameterProblem] = []
+        for member in request.members ?? [] where member.key != "reason" && member.key != "parameters" {
+            problems.append(.init(parameter: member.key, problem: "unknown field; use reason and parameters"))
+        }
+        if request.members == nil { problems.append(.init(parameter: nil, problem: "the body must be a JSON object")) }
+        let reason = request["reason"]?.stringValue ?? ""
+        if let given = request["reason"], given.stringValue == nil || reason.count > 1000 {
+            problems.append(.init(parameter: "reason", problem: "must be a string of at most 1000 characters"))
+        }
+        if !problems.isEmpty { return fail(.invalidParameters(problems), context) }
+        let original: (service: String, parameters: JSONValue?)
+        do throws(APIError) {
+            original = try queries.original(id)
+        } catch {
+            return fail(error, context)
+        }
+        guard let service = configuration.enabledService(original.service) else {
+            return fail(APIError(.serviceNotFound, "service \(original.service) is gone or disabled"), context)
+        }
+        guard let parameters = request["parameters"] ?? original.parameters, parameters != .null else {
+            let problem = ParameterProblem(
+                parameter: "parameters", problem: "the original had none that were valid; send them")
+            return fail(.invalidParameters([problem]), context)
+        }
+        switch validator(for: service).validate(parameters) {
+        case .failure(let failure):
+            return fail(.invalidParameters(failure.problems), context)
+        case .success(let bound):
+            let newID = RandomID.uuid()
+            let response = run(service, bound, context, executionID: newID, reprocessOf: id)
+            do throws(APIError) {
+                try queries.recordReprocessing(original: id, new: newID, by: context.user, reason: reason)
+            } catch {
+                Log.error(
+                    "could not record a reprocessing",
+                    ["execution_id": .string(newID), "error": .string(error.message)])
             }
-            return finish(
-                service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID)
+            return response
         }
     }
 
     /// Audits an execution of an existing service and builds its response.
     private func finish(
         _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
-        _ context: RequestContext, executionID: String = RandomID.uuid()
+        _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil
     ) -> HTTPResponse {
         let reference = error.map { _ in RandomID.uuid() }
         let status =
@@ -171,7 +241,7 @@ public final class RequestHandler {
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
                 status: status, httpStatus: error?.code.httpStatus ?? 200, errorCode: error?.code.rawValue,
                 durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
-                correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: nil,
+                correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
         write(record, context)
@@ -189,12 +259,16 @@ public final class RequestHandler {
             return .error(error, reference: reference, headers: headers)
         }
         let outcome = outcome!
-        let body: JSONValue = .object([
+        var body: JSONValue = .object([
             "execution_id": .string(executionID), "service": .string(service.name), "status": .string("succeeded"),
             "attempts": .number(outcome.attempts.count),
             "duration_ms": .number((outcome.durationMilliseconds * 1000).rounded() / 1000),
             "data": .raw((try? outcome.result.get()) ?? "null"),
         ])
+        if let reprocessOf, case .object(var members) = body {
+            members.insert(.init("reprocess_of", .string(reprocessOf)), at: 1)
+            body = .object(members)
+        }
         return .json(200, body, headers: headers)
     }
 

@@ -8,6 +8,8 @@ public enum Route: Equatable, Sendable {
     case openAPI
     /// Read-only administration (admin keys only).
     case admin(AdminRoute)
+    /// `POST /api/executions/{id}/reprocess` (admin keys only).
+    case reprocess(execution: String)
     /// The path exists but not for this method; carries the `Allow` header value.
     case methodNotAllowed(allowed: String)
     case notFound
@@ -15,7 +17,7 @@ public enum Route: Equatable, Sendable {
     /// Whether the route needs an API key (once keys exist). Liveness stays public for probes.
     public var needsKey: Bool {
         switch self {
-        case .execute, .executeEnvelope, .admin: true
+        case .execute, .executeEnvelope, .admin, .reprocess: true
         case .health, .openAPI, .methodNotAllowed, .notFound: false
         }
     }
@@ -33,6 +35,8 @@ public enum Route: Equatable, Sendable {
             case ["execute"]: (.executeEnvelope, "POST")
             case ["health"]: (.health, "GET, HEAD")
             case ["openapi.json"]: (.openAPI, "GET, HEAD")
+            case let parts where parts.count == 3 && parts[0] == "executions" && parts[2] == "reprocess":
+                (.reprocess(execution: parts[1]), "POST")
             case let parts:
                 AdminRoute(parts).map { (.admin($0), "GET, HEAD") } ?? (.notFound, "")
             }
