@@ -51,7 +51,7 @@ import Testing
         }
     }
 
-    @Test func administrationPathsAreReadOnlyForNow() {
+    @Test func administrationPathsAndTheirMethods() {
         let cases: [(String, AdminRoute)] = [
             ("/api/services", .services), ("/api/services/s", .service("s")), ("/api/connections", .connections),
             ("/api/connections/demo", .connection("demo")), ("/api/retry-policies", .retryPolicies),
@@ -62,8 +62,18 @@ import Testing
         for (path, admin) in cases {
             #expect(Route(method: "GET", path: path) == .admin(admin))
             #expect(Route(method: "GET", path: path).needsKey)
-            #expect(Route(method: "DELETE", path: path) == .methodNotAllowed(allowed: "GET, HEAD"))
+            #expect(Route(method: "PATCH", path: path) == .methodNotAllowed(allowed: admin.allowed))
         }
+    }
+
+    @Test func configurationCanBeWrittenAuditCannot() {
+        #expect(Route(method: "POST", path: "/api/services") == .adminWrite(.services, method: "POST"))
+        #expect(Route(method: "PUT", path: "/api/connections/c") == .adminWrite(.connection("c"), method: "PUT"))
+        #expect(
+            Route(method: "DELETE", path: "/api/retry-policies/p") == .adminWrite(.retryPolicy("p"), method: "DELETE"))
+        #expect(Route(method: "DELETE", path: "/api/services") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
+        #expect(Route(method: "DELETE", path: "/api/executions/x") == .methodNotAllowed(allowed: "GET, HEAD"))
+        #expect(Route(method: "POST", path: "/api/errors/r") == .methodNotAllowed(allowed: "GET, HEAD"))
     }
 
     @Test func reprocessingIsAPostOnAnExecution() {

@@ -17,6 +17,7 @@ public struct APIError: Error, Sendable {
         case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
         case notFound = "NOT_FOUND"
         case methodNotAllowed = "METHOD_NOT_ALLOWED"
+        case conflict = "CONFLICT"
         case internalError = "INTERNAL_ERROR"
 
         public var httpStatus: Int {
@@ -31,6 +32,7 @@ public struct APIError: Error, Sendable {
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415
             case .methodNotAllowed: 405
+            case .conflict: 409
             case .internalError: 500
             }
         }

@@ -49,6 +49,7 @@ public struct HTTPResponse: Sendable {
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 409: "Conflict"
         case 413: "Payload Too Large"
         case 415: "Unsupported Media Type"
         case 500: "Internal Server Error"

@@ -57,13 +57,7 @@ public final class RequestHandler {
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
         case .admin(let adminRoute):
-            guard context.principal.key?.role == .admin else {
-                let error =
-                    context.principal.key == nil
-                    ? APIError(.unauthorized, "administration needs an admin key: spo keys create --role admin")
-                    : APIError(.forbidden, "the key \(context.user) is not an admin key")
-                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
-            }
+            if let refusal = refuseUnlessAdmin(context) { return refusal }
             do throws(APIError) {
                 let admin = AdminAPI(configuration: configuration, control: control, targets: adminTargets)
                 return .json(
@@ -72,14 +66,34 @@ public final class RequestHandler {
             } catch {
                 return fail(error, context)
             }
-        case .reprocess(let id):
-            guard context.principal.key?.role == .admin else {
-                let error =
-                    context.principal.key == nil
-                    ? APIError(.unauthorized, "reprocessing needs an admin key: spo keys create --role admin")
-                    : APIError(.forbidden, "the key \(context.user) is not an admin key")
-                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+        case .adminWrite(let resource, let method):
+            if let refusal = refuseUnlessAdmin(context) { return refusal }
+            do throws(APIError) {
+                let body: JSONValue
+                if method == "DELETE" {
+                    body = .null
+                } else {
+                    guard context.isJSON else {
+                        throw APIError(
+                            .unsupportedMediaType, "send the document as JSON with Content-Type: application/json")
+                    }
+                    do throws(JSONParseError) {
+                        body = try JSONValue.parse(request.body)
+                    } catch {
+                        throw .invalidParameters([
+                            .init(parameter: nil, problem: "the body is not valid JSON: \(error)")
+                        ])
+                    }
+                }
+                let writes = AdminWrites(control: control, targets: adminTargets)
+                let (status, answer) = try writes.respond(to: resource, method: method, body: body)
+                guard let answer else { return HTTPResponse(status: status, headers: context.headers) }
+                return .json(status, answer, headers: context.headers)
+            } catch {
+                return fail(error, context)
             }
+        case .reprocess(let id):
+            if let refusal = refuseUnlessAdmin(context) { return refusal }
             return reprocess(id, body: request.body, context)
         case .openAPI:
             // Generated per request from the live configuration: a service added or disabled shows at once.
@@ -300,6 +314,17 @@ public final class RequestHandler {
                 "audit write failed",
                 ["error": .string(error.description), "correlation_id": .string(context.correlationID)])
         }
+    }
+
+    /// 401 without an admin key (even while no key exists: administration is never anonymous),
+    /// 403 for other keys; nil for admins.
+    private func refuseUnlessAdmin(_ context: RequestContext) -> HTTPResponse? {
+        guard context.principal.key?.role != .admin else { return nil }
+        let error =
+            context.principal.key == nil
+            ? APIError(.unauthorized, "administration needs an admin key: spo keys create --role admin")
+            : APIError(.forbidden, "the key \(context.user) is not an admin key")
+        return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
     }
 
     private func authenticate(_ authorization: String?) -> Result<Principal, APIError> {

@@ -8,6 +8,8 @@ public enum Route: Equatable, Sendable {
     case openAPI
     /// Read-only administration (admin keys only).
     case admin(AdminRoute)
+    /// Changing configuration: POST on a collection, PUT or DELETE on an entry (admin keys only).
+    case adminWrite(AdminRoute, method: String)
     /// `POST /api/executions/{id}/reprocess` (admin keys only).
     case reprocess(execution: String)
     /// The path exists but not for this method; carries the `Allow` header value.
@@ -17,7 +19,7 @@ public enum Route: Equatable, Sendable {
     /// Whether the route needs an API key (once keys exist). Liveness stays public for probes.
     public var needsKey: Bool {
         switch self {
-        case .execute, .executeEnvelope, .admin, .reprocess: true
+        case .execute, .executeEnvelope, .admin, .adminWrite, .reprocess: true
         case .health, .openAPI, .methodNotAllowed, .notFound: false
         }
     }
@@ -38,7 +40,12 @@ public enum Route: Equatable, Sendable {
             case let parts where parts.count == 3 && parts[0] == "executions" && parts[2] == "reprocess":
                 (.reprocess(execution: parts[1]), "POST")
             case let parts:
-                AdminRoute(parts).map { (.admin($0), "GET, HEAD") } ?? (.notFound, "")
+                AdminRoute(parts).map { resource in
+                    (
+                        method == "GET" || method == "HEAD" ? .admin(resource) : .adminWrite(resource, method: method),
+                        resource.allowed
+                    )
+                } ?? (.notFound, "")
             }
         // Plain string comparison: this runs on every request, and Foundation's trimming showed in profiles.
         if route == .notFound
@@ -63,6 +70,16 @@ public enum AdminRoute: Equatable, Sendable {
     case execution(String)
     case error(String)
     case healthOfServices
+
+    /// The methods the resource answers: collections of configuration take POST, their entries PUT
+    /// and DELETE; the audit is read-only.
+    var allowed: String {
+        switch self {
+        case .services, .connections, .retryPolicies: "GET, HEAD, POST"
+        case .service, .connection, .retryPolicy: "GET, HEAD, PUT, DELETE"
+        case .executions, .execution, .error, .healthOfServices: "GET, HEAD"
+        }
+    }
 
     init?(_ parts: [String]) {
         switch parts {

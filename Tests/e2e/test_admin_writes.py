@@ -1,0 +1,70 @@
+"""Changing configuration over HTTP: the same documents and checks as `spo services import`."""
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from e2e_support import wait_for
+
+
+def _call(method, spo, path, body=None, headers=None):
+    return requests.request(method, spo.url(path), json=body, headers=headers or {}, timeout=30)
+
+
+def test_a_service_created_with_discovery_is_live_then_updated_and_deleted(spo):
+    name = f"rich_{uuid.uuid4().hex[:6]}"
+    document = {"name": name, "description": "Customers above a balance", "connection": "demo",
+                "procedure": "demo.customer_count", "parameters": "discover", "timeout_ms": 2000}
+    created = _call("POST", spo, "/api/services", document)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["result_shape"] == "scalar"
+    assert body["parameters"] == [{"name": "p_min_balance", "type": "numeric", "direction": "IN", "required": False}]
+    assert _call("POST", spo, "/api/services", document).json()["error"]["code"] == "CONFLICT"
+    wait_for(lambda: spo.execute(name, {"p_min_balance": 500}).status_code == 200, timeout=1.0,
+             message="the new service answering")
+    document.update(enabled=False)
+    del document["name"]
+    updated = _call("PUT", spo, f"/api/services/{name}", document)
+    assert updated.status_code == 200 and updated.json()["enabled"] is False
+    wait_for(lambda: spo.execute(name, {}).status_code == 404, timeout=1.0, message="the disabled service gone")
+    assert _call("DELETE", spo, f"/api/services/{name}").status_code == 204
+    assert _call("GET", spo, f"/api/services/{name}").status_code == 404
+    assert _call("DELETE", spo, f"/api/services/{name}").status_code == 404
+
+
+def test_a_wrong_procedure_is_refused_and_changes_nothing(spo):
+    before = spo.psql("SELECT count(*) FROM spo.service").strip()
+    response = _call("POST", spo, "/api/services",
+                     {"name": "broken_one", "connection": "demo", "procedure": "demo.no_such_routine"})
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["error"]["details"][0]["problem"]
+    mismatch = _call("PUT", spo, "/api/services/customer_get", {"name": "other", "connection": "demo"})
+    assert mismatch.status_code == 400 and mismatch.json()["error"]["details"][0]["parameter"] == "name"
+    assert spo.psql("SELECT count(*) FROM spo.service").strip() == before
+
+
+def test_connections_and_retry_policies(spo):
+    name = f"spare-{uuid.uuid4().hex[:6]}"
+    connection = {"name": name, "conninfo": "host=/nonexistent dbname=x", "password_from": "env:SPARE_PASSWORD"}
+    assert _call("POST", spo, "/api/connections", connection).status_code == 201
+    assert _call("POST", spo, "/api/connections", {**connection, "conninfo": "password=secret"}).status_code == 400
+    listed = _call("GET", spo, f"/api/connections/{name}").json()
+    assert listed["password_from"] == "env:SPARE_PASSWORD" and "secret" not in str(listed)
+    assert _call("DELETE", spo, "/api/connections/demo").json()["error"]["code"] == "CONFLICT"
+    assert _call("DELETE", spo, f"/api/connections/{name}").status_code == 204
+    policy = f"patient-{uuid.uuid4().hex[:6]}"
+    assert _call("POST", spo, "/api/retry-policies", {"name": policy, "max_attempts": 5}).status_code == 201
+    assert _call("PUT", spo, f"/api/retry-policies/{policy}",
+                 {"max_attempts": 2, "retryable_sqlstates": ["P0001"]}).status_code == 400  # business errors
+    assert _call("PUT", spo, f"/api/retry-policies/{policy}", {"max_attempts": 2}).json()["max_attempts"] == 2
+    assert _call("DELETE", spo, f"/api/retry-policies/{policy}").status_code == 204
+
+
+def test_only_admin_keys_change_configuration(spo):
+    key = spo.spo("keys", "create", "--name", f"gw-{uuid.uuid4().hex[:6]}", "--role", "executor", "--grant", "*",
+                  "--control", spo.env["SPO_CONTROL_DB"]).stdout.strip()
+    assert _call("DELETE", spo, "/api/services/customer_get", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    assert _call("DELETE", spo, "/api/services/customer_get", headers={"Authorization": ""}).status_code == 401
+    assert _call("GET", spo, "/api/services/customer_get").status_code == 200
