@@ -75,10 +75,10 @@ def test_services(spo):
     error = error_of(get(spo, "/api/services", {"enabled": "maybe"}), 400, "INVALID_PARAMETERS")
     assert [d["parameter"] for d in error["details"]] == ["enabled"]
     error_of(get(spo, "/api/services/no_such_service"), 404, "SERVICE_NOT_FOUND")
-    # Read-only for now: no writes through this API.
-    response = requests.delete(spo.url("/api/services/customer_get"), timeout=30)
+    # An entry takes GET, PUT and DELETE, not PATCH.
+    response = requests.patch(spo.url("/api/services/customer_get"), json={}, timeout=30)
     error_of(response, 405, "METHOD_NOT_ALLOWED")
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, PUT, DELETE"
 
 
 def test_connections_and_retry_policies(spo):
