@@ -121,6 +121,8 @@ def test_a_disabled_service_leaves_the_document_and_comes_back(pool):
 
     try:
         spo.psql("UPDATE spo.service SET enabled = false WHERE name = 'big_numbers'")
+        # The document is read from the tables, so the very next request already agrees, on every worker.
+        assert all(path not in document["paths"] for _, document in every_worker_and_nginx(spo, slots))
         everywhere_within(time.monotonic(), present=False, what="disabled")
         document, _ = fetch(spo)
         validate(document)

@@ -59,7 +59,11 @@ public final class RequestHandler {
         case .admin(let adminRoute):
             if let refusal = refuseUnlessAdmin(context) { return refusal }
             do throws(APIError) {
-                let admin = AdminAPI(configuration: configuration, control: control, targets: adminTargets)
+                // Administration reads the tables themselves, not this worker's snapshot: a write
+                // handled by another worker must show on the very next read (the snapshot follows
+                // within a second, which is enough for executing but not for read-your-writes).
+                let current = adminRoute.readsConfiguration ? try freshConfiguration() : configuration
+                let admin = AdminAPI(configuration: current, control: control, targets: adminTargets)
                 return .json(
                     200, try admin.respond(to: adminRoute, query: QueryString.parse(request.query)),
                     headers: context.headers)
@@ -96,8 +100,9 @@ public final class RequestHandler {
             if let refusal = refuseUnlessAdmin(context) { return refusal }
             return reprocess(id, body: request.body, context)
         case .openAPI:
-            // Generated per request from the live configuration: a service added or disabled shows at once.
-            return .json(200, OpenAPIDocument.make(configuration))
+            // Generated per request from the tables, so a service added or disabled shows on the very
+            // next request whichever worker answers; this worker's snapshot if the database is away.
+            return .json(200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration))
         case .methodNotAllowed(let allowed):
             return fail(
                 APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
@@ -313,6 +318,16 @@ public final class RequestHandler {
             Log.error(
                 "audit write failed",
                 ["error": .string(error.description), "correlation_id": .string(context.correlationID)])
+        }
+    }
+
+    private func freshConfiguration() throws(APIError) -> Configuration {
+        do throws(PGError) {
+            return try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try ConfigurationStore.load(from: connection)
+            }
+        } catch {
+            throw AdminWrites.unavailable(error)
         }
     }
 

@@ -81,6 +81,14 @@ public enum AdminRoute: Equatable, Sendable {
         }
     }
 
+    /// Whether the answer comes from the configuration tables (services, connections, retry policies).
+    var readsConfiguration: Bool {
+        switch self {
+        case .services, .service, .connections, .connection, .retryPolicies, .retryPolicy, .healthOfServices: true
+        case .executions, .execution, .error: false
+        }
+    }
+
     init?(_ parts: [String]) {
         switch parts {
         case ["services"]: self = .services
