@@ -8,16 +8,20 @@ SHELL := /bin/bash
 
 # Debian packages the project needs at build, run and test time.
 APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev curl ca-certificates \
-	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi
+	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi \
+	chromium chromium-driver python3-selenium
 # End-to-end tests run on Debian's Python and its packages (whatever python3 is first in PATH), in a
 # virtualenv that sees them and adds what Debian does not package (openapi-spec-validator).
 VENV := .build/venv
 PYTHON := $(VENV)/bin/python
 PIP_PACKAGES := openapi-spec-validator
+# Swagger UI at /docs/: the packaged distribution from PyPI's swagger-ui-bundle, copied as shipped.
+SWAGGER_UI_BUNDLE := swagger-ui-bundle==1.1.0
+SWAGGER_UI_DIR ?= .build/swagger-ui
 SWIFT_BUILD_FLAGS ?=
 CONFIG ?= release
 
-.PHONY: help deps venv build run test test-e2e lint format bench clean
+.PHONY: help deps venv build run test test-e2e lint format bench clean swagger-ui
 
 help:
 	@echo "make run    - build and run the local instance on http://127.0.0.1:8080"
@@ -40,10 +44,19 @@ $(VENV)/.installed: Makefile
 
 venv: deps $(VENV)/.installed
 
+$(SWAGGER_UI_DIR)/index.html: | $(VENV)/.installed
+	rm -rf .build/swagger-ui-download && mkdir -p .build/swagger-ui-download
+	$(VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps --dest .build/swagger-ui-download $(SWAGGER_UI_BUNDLE)
+	$(PYTHON) -m zipfile -e .build/swagger-ui-download/*.whl .build/swagger-ui-download/unpacked
+	rm -rf $(SWAGGER_UI_DIR) && mkdir -p $(dir $(SWAGGER_UI_DIR))
+	cp -r .build/swagger-ui-download/unpacked/swagger_ui_bundle/vendor/swagger-ui-* $(SWAGGER_UI_DIR)
+
+swagger-ui: deps $(SWAGGER_UI_DIR)/index.html
+
 build: deps
 	swift build -c $(CONFIG) $(SWIFT_BUILD_FLAGS)
 
-run: build
+run: build swagger-ui
 	.build/$(CONFIG)/spo dev
 
 lint:
@@ -59,7 +72,7 @@ test: deps lint
 	swift test --skip-build --parallel --num-workers 2
 	$(MAKE) --no-print-directory test-e2e
 
-test-e2e: build venv
+test-e2e: build venv swagger-ui
 	SPO_BIN=$(CURDIR)/.build/$(CONFIG)/spo $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 bench: build

@@ -31,7 +31,17 @@ public final class FastCGIRequest {
     public func accept() -> Bool { FCGX_Accept_r(request) >= 0 }
 
     /// Ends the current request: flushes the response and closes the connection to nginx.
-    public func finish() { FCGX_Finish_r(request) }
+    ///
+    /// When the whole request was read, the connection is simply closed. Otherwise libfcgi's
+    /// lingering close shuts down, then waits for nginx to close its end first: three system
+    /// calls, and the worker idle until nginx gets the CPU, on every request. Unread input (a
+    /// body refused as too large) keeps the lingering close, so nginx is never reset mid-send.
+    public func finish() {
+        if let input = request.pointee.in, FCGX_HasSeenEOF(input) == EOF {
+            _ = FCGX_Detach(request)
+        }
+        FCGX_Finish_r(request)
+    }
 
     /// A FastCGI parameter (`REQUEST_METHOD`, `DOCUMENT_URI`, `HTTP_X_CORRELATION_ID`, …).
     public func parameter(_ name: String) -> String? {

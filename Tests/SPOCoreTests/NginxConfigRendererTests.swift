@@ -5,7 +5,7 @@ import Testing
 
 private let renderer = NginxConfigRenderer(
     runtimeDirectory: "/home/dev/spo/.spo/run", wwwDirectory: "/home/dev/spo/www/",
-    swaggerDirectory: "/home/dev/spo/.spo/swagger-ui", logDirectory: "/home/dev/spo/.spo/log",
+    swaggerDirectory: "/home/dev/spo/.build/swagger-ui", logDirectory: "/home/dev/spo/.spo/log",
     listen: "127.0.0.1:8080")
 
 private func shippedSiteFile() throws -> String {
@@ -31,7 +31,7 @@ private func shippedSiteFile() throws -> String {
                 listen 127.0.0.1:8080;
                 access_log /home/dev/spo/.spo/log/access.log spo_json;
                 location /admin/ { alias /home/dev/spo/www/; }
-                location /docs/ { alias /home/dev/spo/.spo/swagger-ui/; }
+                location /docs/ { alias /home/dev/spo/.build/swagger-ui/; }
             }
             """
         #expect(renderer.renderSite(template) == expected)
@@ -68,7 +68,8 @@ private func shippedSiteFile() throws -> String {
         #expect(rendered.contains("listen 127.0.0.1:8080;"))
         #expect(rendered.contains("server unix:/home/dev/spo/.spo/run/w0.sock max_fails=0;"))
         #expect(rendered.contains("alias /home/dev/spo/www/;"))
-        #expect(rendered.contains("alias /home/dev/spo/.spo/swagger-ui/;"))
+        #expect(rendered.contains("alias /home/dev/spo/.build/swagger-ui/;"))
+        #expect(rendered.contains("alias /home/dev/spo/www/swagger-initializer.js;"))
         #expect(rendered.contains("access_log /home/dev/spo/.spo/log/access.log spo_json buffer=64k flush=1s;"))
         // Lines without any production path come out exactly as they went in.
         let templateLines = template.split(separator: "\n", omittingEmptySubsequences: false)

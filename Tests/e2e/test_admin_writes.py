@@ -68,3 +68,21 @@ def test_only_admin_keys_change_configuration(spo):
     assert _call("DELETE", spo, "/api/services/customer_get", headers={"Authorization": f"Bearer {key}"}).status_code == 403
     assert _call("DELETE", spo, "/api/services/customer_get", headers={"Authorization": ""}).status_code == 401
     assert _call("GET", spo, "/api/services/customer_get").status_code == 200
+
+
+def test_a_document_read_with_get_goes_back_with_put_and_a_stale_one_is_refused(spo):
+    name = f"rt_{uuid.uuid4().hex[:6]}"
+    created = _call("POST", spo, "/api/services", {"name": name, "connection": "demo",
+                                                   "procedure": "demo.customer_count", "parameters": "discover"})
+    assert created.status_code == 201, created.text
+    read = _call("GET", spo, f"/api/services/{name}").json()
+    # Unchanged, with the server's own fields (id, version, result_shape): accepted.
+    turned_off = _call("PUT", spo, f"/api/services/{name}", {**read, "enabled": False})
+    assert turned_off.status_code == 200, turned_off.text
+    assert turned_off.json()["enabled"] is False and turned_off.json()["version"] > read["version"]
+    # The same stale read again: someone changed it meanwhile, so it is refused and changes nothing.
+    stale = _call("PUT", spo, f"/api/services/{name}", {**read, "description": "stale"})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "CONFLICT"
+    assert _call("GET", spo, f"/api/services/{name}").json()["description"] == read["description"]
+    assert _call("PUT", spo, f"/api/services/{name}", {**read, "version": "x"}).status_code == 400
+    assert _call("DELETE", spo, f"/api/services/{name}").status_code == 204

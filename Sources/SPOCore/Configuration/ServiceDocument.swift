@@ -68,7 +68,9 @@ public enum ServiceDocument {
             retryPolicy: reader.string("retry_policy", default: nil))
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms",
-            "retry_policy", "result_shape",
+            // What the server adds to a document it answers: accepted and ignored, so a document
+            // read with GET can be changed and sent back with PUT.
+            "retry_policy", "result_shape", "id", "version",
         ])
         return draft
     }

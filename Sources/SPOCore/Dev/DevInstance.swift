@@ -178,7 +178,7 @@ public final class DevInstance {
     private var renderer: NginxConfigRenderer {
         NginxConfigRenderer(
             runtimeDirectory: runDirectory, wwwDirectory: options.projectDirectory + "/www",
-            swaggerDirectory: state + "/swagger-ui", logDirectory: logDirectory,
+            swaggerDirectory: options.projectDirectory + "/.build/swagger-ui", logDirectory: logDirectory,
             listen: "127.0.0.1:\(options.httpPort)")
     }
 
@@ -203,6 +203,11 @@ public final class DevInstance {
     }
 
     private func startNginx() throws {
+        if !FileManager.default.fileExists(atPath: renderer.swaggerDirectory + "/index.html") {
+            Log.warning(
+                "Swagger UI is not installed, so /docs/ answers 404: run make swagger-ui (make run does)",
+                ["path": .string(renderer.swaggerDirectory)])
+        }
         let mainPath = state + "/nginx/nginx.conf"
         for directory in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {
             try FileManager.default.createDirectory(
@@ -275,6 +280,7 @@ public final class DevInstance {
               admin key    \(adminKey)   (also in \(state)/env as SPO_ADMIN_KEY)
               try it       curl -s -X POST \(base)/api/services/customer_get/execute -H "Authorization: Bearer \(adminKey)" -H 'Content-Type: application/json' -d '{"p_id": 42}'
               admin page   \(base)/admin/
+              API docs     \(base)/docs/     (Swagger UI)  \(base)/api/openapi.json
               health       \(base)/api/health
               PostgreSQL   . \(state)/env && psql -d spo     (control schema: spo.*; example database: demo)
               logs         \(logDirectory)/

@@ -16,6 +16,7 @@ struct AdminWrites {
             if try exists("spo.service", name) { throw APIError(.conflict, "a service named \(name) exists; use PUT") }
             return (201, try importService(body, name: name))
         case (.service(let name), "PUT"):
+            try checkVersion(body, of: name)
             return (200, try importService(try named(body, name), name: name))
         case (.connections, "POST"):
             let connection = try read { () throws(ConfigurationError) in
@@ -85,6 +86,28 @@ struct AdminWrites {
             throw error
         } catch {
             throw APIError(.internalError, "\(error)")
+        }
+    }
+
+    /// Optimistic concurrency: a document that carries the `version` it was read at replaces the
+    /// service only if nobody changed it since (409 otherwise); without `version`, last write wins.
+    private func checkVersion(_ body: JSONValue, of name: String) throws(APIError) {
+        guard let expected = body["version"] else { return }
+        guard let expectedVersion = expected.intValue else {
+            throw .invalidParameters([ParameterProblem(parameter: "version", problem: "must be an integer")])
+        }
+        let current: String?
+        do throws(PGError) {
+            current = try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try connection.execute("SELECT version FROM spo.service WHERE name = $1", [name]).value(0, 0)
+            }
+        } catch {
+            throw Self.unavailable(error)
+        }
+        if let current, current != String(expectedVersion) {
+            throw APIError(
+                .conflict,
+                "the service \(name) changed since version \(expectedVersion) (now \(current)); read it again")
         }
     }
 

@@ -520,7 +520,7 @@ extension OpenAPIDocument {
         /// The shared error responses by status, beyond 401, 403 and 500 which every operation has.
         static let errorResponses = [
             "400": "InvalidParameters", "404": "NotFound", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-            "502": "ExecutionFailed", "503": "DatabaseUnavailable", "504": "Timeout",
+            "409": "Conflict", "502": "ExecutionFailed", "503": "DatabaseUnavailable", "504": "Timeout",
         ]
 
         static func operation(
@@ -542,7 +542,10 @@ extension OpenAPIDocument {
                         ])))
             }
             var responses: [JSONValue.Member] = [.init(success.0, success.1)]
-            var codes = ["401": "Unauthorized", "403": "Forbidden", "500": "InternalError"]
+            // 503 too: administration reads and writes the control database on every call.
+            var codes = [
+                "401": "Unauthorized", "403": "Forbidden", "500": "InternalError", "503": "DatabaseUnavailable",
+            ]
             for status in errors { codes[status] = errorResponses[status] }
             for status in codes.keys.sorted() {
                 responses.append(.init(status, Components.ref("responses/\(codes[status]!)")))
@@ -569,7 +572,7 @@ extension OpenAPIDocument {
         ) -> [JSONValue.Member] {
             let document = Components.ref("schemas/\(schema)")
             let name = Components.ref("parameters/\(parameter)")
-            let written = ["400", "413", "415"]
+            let written = ["400", "409", "413", "415"]
             return [
                 .init(
                     path,
@@ -600,12 +603,14 @@ extension OpenAPIDocument {
                             success: ("200", response("Found", document)),
                             errors: ["404"]),
                         "put": operation(
-                            "replace\(noun)", "Replaces one", parameters: [name],
-                            body: document, success: ("200", response("Replaced", document)),
-                            errors: written + ["404"]),
+                            "replace\(noun)",
+                            "Creates or replaces one. A document read with GET can be sent back as it is; its "
+                                + "version (services) makes the change conditional: 409 if it changed since",
+                            parameters: [name], body: document, success: ("200", response("Replaced", document)),
+                            errors: written),
                         "delete": operation(
-                            "delete\(noun)", "Deletes one", parameters: [name],
-                            success: ("204", response("Deleted", nil)), errors: ["404"]),
+                            "delete\(noun)", "Deletes one (409 while services use it)", parameters: [name],
+                            success: ("204", response("Deleted", nil)), errors: ["404", "409"]),
                     ])),
             ]
         }
@@ -820,6 +825,9 @@ extension OpenAPIDocument {
                 ], required: ["reference", "code", "message"]),
             "ServiceDocument": object(
                 [
+                    .init(
+                        "id",
+                        typed("integer", "Assigned by the server", extra: [.init("readOnly", .bool(true))])),
                     .init("name", name("Also the URL segment: /api/services/{name}/execute")),
                     .init("description", typed("string", extra: [.init("default", .string(""))])),
                     .init(
@@ -857,6 +865,11 @@ extension OpenAPIDocument {
                                     .array([.string("set"), .string("scalar"), .string("void"), .string("procedure")])),
                                 .init("readOnly", .bool(true)),
                             ])),
+                    .init(
+                        "version",
+                        typed(
+                            "integer", "Raised by every change of the service",
+                            extra: [.init("readOnly", .bool(true))])),
                 ], required: ["name", "connection", "procedure"], closed: true,
                 description: "The service document (also the format of spo services import|export)"),
             "ServiceParameter": object(
@@ -984,6 +997,10 @@ extension OpenAPIDocument {
                         + "policy)"
                 ),
                 ("Timeout", .timeout, "The service's timeout passed; the statement was cancelled in the database"),
+                (
+                    "Conflict", .conflict,
+                    "It exists already, is still in use, or changed since the version sent"
+                ),
             ].map { name, code, description in
                 JSONValue.Member(
                     name,
