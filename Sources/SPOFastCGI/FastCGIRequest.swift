@@ -49,6 +49,24 @@ public final class FastCGIRequest {
         return String(cString: value)
     }
 
+    /// The values of several parameters (nil where absent), found in one pass over the request's
+    /// parameters: `parameter(_:)` scans them all again for each name.
+    public func values(of names: ParameterNames) -> [String?] {
+        var values = [String?](repeating: nil, count: names.prefixes.count)
+        guard var entry = request.pointee.envp else { return values }
+        while let pair = entry.pointee {
+            for (index, prefix) in names.prefixes.enumerated() where values[index] == nil {
+                let matches = prefix.withUnsafeBufferPointer { strncmp(pair, $0.baseAddress!, $0.count) == 0 }
+                if matches {
+                    values[index] = String(cString: pair + prefix.count)
+                    break
+                }
+            }
+            entry += 1
+        }
+        return values
+    }
+
     /// Reads the request body, up to `limit` bytes. Returns nil when the body is larger.
     public func readBody(limit: Int) -> [UInt8]? {
         var body: [UInt8] = []
@@ -71,5 +89,15 @@ public final class FastCGIRequest {
                 _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out)
             }
         }
+    }
+}
+
+/// Names of FastCGI parameters to read together with `FastCGIRequest.values(of:)`; made once.
+public struct ParameterNames: Sendable {
+    /// `NAME=` as C characters, the form of libfcgi's environment entries.
+    fileprivate let prefixes: [[CChar]]
+
+    public init(_ names: [String]) {
+        prefixes = names.map { name in (name + "=").utf8.map { CChar(bitPattern: $0) } }
     }
 }

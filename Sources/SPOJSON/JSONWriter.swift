@@ -41,13 +41,16 @@ extension JSONValue {
 
     /// Appends `text` as a JSON string literal, escaped by jansson.
     public static func writeString(_ text: String, to out: inout [UInt8]) {
-        if isPlain(text) {
-            // Nothing to escape: skip the C round trip on the common case (names, ids, statuses).
+        // Nothing to escape: skip the C round trip on the common case (names, ids, statuses),
+        // scanning the string's own bytes (iterating `utf8` checked every index, and showed).
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard isPlain(bytes) else { return false }
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: text.utf8)
+            out.append(contentsOf: bytes)
             out.append(UInt8(ascii: "\""))
-            return
+            return true
         }
+        if plain == true { return }
         var text = text
         text.withUTF8 { utf8 in
             utf8.withMemoryRebound(to: CChar.self) { chars in
@@ -66,9 +69,13 @@ extension JSONValue {
         }
     }
 
-    private static func isPlain(_ text: String) -> Bool {
-        text.utf8.allSatisfy {
-            $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "/")
+    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in bytes
+        where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+            || byte == UInt8(ascii: "/")
+        {
+            return false
         }
+        return true
     }
 }

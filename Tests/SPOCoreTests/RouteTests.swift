@@ -7,6 +7,20 @@ import Testing
         #expect(Route(method: "POST", path: "/api/services/customer_get/execute") == .execute(service: "customer_get"))
     }
 
+    @Test(arguments: [
+        ("/api/services/a/execute", Route.execute(service: "a")),
+        ("/api/services/ünï/execute", .execute(service: "ünï")),
+        // A service named "execute", not an execution: POST is not for it.
+        ("/api/services//execute", .methodNotAllowed(allowed: "GET, HEAD, PUT, DELETE")),
+        ("/api/services/execute", .methodNotAllowed(allowed: "GET, HEAD, PUT, DELETE")),
+        ("/api/services/a/b/execute", .notFound),
+        ("/api/services/a/executes", .notFound),
+        ("/x/api/services/a/execute", .notFound),
+    ])
+    func executePathsTakeTheShortWayOrNone(path: String, route: Route) {
+        #expect(Route(method: "POST", path: path) == route)
+    }
+
     @Test func executeEnvelope() {
         #expect(Route(method: "POST", path: "/api/execute") == .executeEnvelope)
     }

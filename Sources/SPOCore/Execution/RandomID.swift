@@ -16,10 +16,11 @@ public enum RandomID {
         var next = 4096
         var device: Int32 = -1
 
-        mutating func take16() -> [UInt8] {
+        /// Calls `body` with the next 16 random bytes.
+        mutating func withNext16<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
             if next + 16 > bytes.count { refill() }
             defer { next += 16 }
-            return Array(bytes[next..<next + 16])
+            return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[next..<next + 16])) }
         }
 
         private mutating func refill() {
@@ -44,25 +45,42 @@ public enum RandomID {
 
     /// A new UUID, e.g. `019ab3f4-9a1d-7c2b-8e7f-1a2b3c4d5e6f`.
     public static func uuid() -> String {
-        var bytes = pool.withLock { $0.take16() }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let milliseconds = UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index))) }
         // RFC 9562 method 3: the 12 bits after the version hold the fraction of the millisecond, so
         // ids made in the same millisecond still sort by time (to a quarter of a microsecond).
         let fraction = UInt16((UInt64(now.tv_nsec) % 1_000_000) * 4096 / 1_000_000)
-        bytes[6] = 0x70 | UInt8(fraction >> 8)  // version 7
-        bytes[7] = UInt8(truncatingIfNeeded: fraction)
-        bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 9562 variant
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
+        // Written straight into the string's storage: two ids per request, and the arrays this
+        // used to build showed in profiles.
+        return pool.withLock { pool in
+            pool.withNext16 { random in
+                String(unsafeUninitializedCapacity: 36) { text in
+                    var position = 0
+                    for index in 0..<16 {
+                        let byte: UInt8 =
+                            switch index {
+                            case 0..<6: UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index)))
+                            case 6: 0x70 | UInt8(fraction >> 8)  // version 7
+                            case 7: UInt8(truncatingIfNeeded: fraction)
+                            case 8: random[8] & 0x3f | 0x80  // RFC 9562 variant
+                            default: random[index]
+                            }
+                        if index == 4 || index == 6 || index == 8 || index == 10 {
+                            text[position] = UInt8(ascii: "-")
+                            position += 1
+                        }
+                        text[position] = hexDigit(byte >> 4)
+                        text[position + 1] = hexDigit(byte & 0x0f)
+                        position += 2
+                    }
+                    return position
+                }
+            }
         }
-        return String(decoding: text, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }

@@ -32,10 +32,22 @@ public struct HTTPResponse: Sendable {
 
     /// The CGI form nginx expects: `Status:` and headers, a blank line, the body.
     public func cgiBytes() -> [UInt8] {
-        var head = "Status: \(status) \(HTTPResponse.reason(status))\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(body.count)\r\n\r\n"
-        return Array(head.utf8) + body
+        // Appended byte by byte into one buffer: string interpolation and concatenation cost
+        // several allocations per response, and this runs on every request.
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + body.count)
+        func line(_ name: String, _ value: String) {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        line("Status", String(status) + " " + HTTPResponse.reason(status))
+        for (name, value) in headers { line(name, value) }
+        line("Content-Length", String(body.count))
+        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: body)
+        return out
     }
 
     static func reason(_ status: Int) -> String {

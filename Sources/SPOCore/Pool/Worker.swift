@@ -72,19 +72,23 @@ public final class Worker {
     }
 
     private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
+        let values = request.values(of: Worker.requestParameters)
         var headers: [String: String] = [:]
-        for (parameter, header) in Worker.forwardedHeaders {
-            if let value = request.parameter(parameter) { headers[header] = value }
+        for (index, (_, header)) in Worker.forwardedHeaders.enumerated() {
+            if let value = values[index] { headers[header] = value }
         }
+        let first = Worker.forwardedHeaders.count
+        let (contentLength, method, uri, scriptName, query) = (
+            values[first], values[first + 1], values[first + 2], values[first + 3], values[first + 4]
+        )
         let response: HTTPResponse
-        if let length = request.parameter("CONTENT_LENGTH").flatMap(Int.init), length > RequestHandler.maxBodyBytes {
+        if let length = contentLength.flatMap(Int.init), length > RequestHandler.maxBodyBytes {
             response = .error(
                 APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
         } else if let body = request.readBody(limit: RequestHandler.maxBodyBytes) {
             let http = HTTPRequest(
-                method: request.parameter("REQUEST_METHOD") ?? "GET",
-                path: request.parameter("DOCUMENT_URI") ?? request.parameter("SCRIPT_NAME") ?? "/",
-                query: request.parameter("QUERY_STRING") ?? "", headers: headers, body: body)
+                method: method ?? "GET", path: uri ?? scriptName ?? "/", query: query ?? "", headers: headers,
+                body: body)
             response = handler.handle(http)
         } else {
             response = .error(
@@ -92,6 +96,11 @@ public final class Worker {
         }
         request.write(response.cgiBytes())
     }
+
+    /// Every parameter a request is served from, read in one pass: the forwarded headers, then
+    /// five more in the order `serve` takes them.
+    private static let requestParameters = ParameterNames(
+        forwardedHeaders.map(\.0) + ["CONTENT_LENGTH", "REQUEST_METHOD", "DOCUMENT_URI", "SCRIPT_NAME", "QUERY_STRING"])
 
     /// FastCGI parameters carrying the request headers the API reads.
     private static let forwardedHeaders: [(String, String)] = [

@@ -436,6 +436,10 @@ extension ParameterValidator {
         /// -1, 0 or 1 as `a` is below, equal to or above `b`; nil when either is not a literal.
         /// Exponents too large to shift exactly fall back to Double.
         static func compare(_ a: String, _ b: String) -> Int? {
+            // Most bounds and values are small integers (ids, counts): no normalizing needed.
+            if a.utf8.first != UInt8(ascii: "+"), b.utf8.first != UInt8(ascii: "+"), let x = Int(a), let y = Int(b) {
+                return x < y ? -1 : (x > y ? 1 : 0)
+            }
             if let x = Normalized(a), let y = Normalized(b) { return Normalized.compare(x, y) }
             guard Parts(a) != nil, Parts(b) != nil, let x = Double(a), let y = Double(b) else { return nil }
             return x < y ? -1 : (x > y ? 1 : 0)
