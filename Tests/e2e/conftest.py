@@ -171,3 +171,22 @@ def pool(spo):
     (tests before may have killed, added or removed workers)."""
     spo.wait_pool(timeout=20)
     return spo
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Selenium, for the admin page tests (see browser_support.py).
+    Never skipped: without the browser the page is untested, so the run fails and says how to fix it."""
+    try:
+        import browser_support
+    except ImportError as error:
+        pytest.fail(f"Selenium is missing ({error}): `make test` installs chromium, chromium-driver and "
+                    "python3-selenium", pytrace=False)
+    try:
+        driver = browser_support.make_driver()
+    except browser_support.BrowserMissing as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield driver
+    finally:
+        driver.quit()

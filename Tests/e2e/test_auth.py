@@ -50,6 +50,16 @@ def test_executor_keys_run_granted_services_only_and_are_the_audit_user(spo):
     assert _post(spo, "no_such_service", key).status_code == 403
 
 
+def test_a_new_key_works_at_once_on_every_worker(spo, pool):
+    # Asked before any worker could have reloaded its snapshot: each looks the unknown key up.
+    key = _create_key(spo, f"fresh-{uuid.uuid4().hex[:6]}", "customer_count")
+    for slot in sorted(pool.workers()):
+        response = pool.execute_on(slot, "customer_count", headers={"Authorization": f"Bearer {key}"})
+        assert response.status == 200, (slot, response.body[:300])
+        denied = pool.execute_on(slot, "customer_get", {"p_id": 1}, headers={"Authorization": f"Bearer {key}"})
+        assert denied.status == 403, (slot, denied.body[:300])
+
+
 def test_revocation_reaches_every_worker_within_a_second(spo, pool):
     name = f"revoked-{uuid.uuid4().hex[:6]}"
     key = _create_key(spo, name, "*")

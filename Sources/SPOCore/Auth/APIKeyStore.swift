@@ -47,13 +47,13 @@ public enum APIKeyStore {
         }
     }
 
-    /// The active keys by prefix, for the configuration snapshot.
-    static func active(on connection: PGConnection) throws(PGError) -> [String: APIKey] {
+    /// The active keys by prefix, for the configuration snapshot; only the one with `prefix` if given.
+    static func active(on connection: PGConnection, prefix: String? = nil) throws(PGError) -> [String: APIKey] {
         let result = try connection.execute(
             """
             SELECT name, prefix, secret_hash, role, array_to_json(grants)::text
-            FROM spo.api_key WHERE revoked_at IS NULL
-            """)
+            FROM spo.api_key WHERE revoked_at IS NULL AND ($1::text IS NULL OR prefix = $1)
+            """, [prefix])
         var keys: [String: APIKey] = [:]
         for row in 0..<result.rowCount {
             guard let role = APIKey.Role(rawValue: result.value(row, 3) ?? "") else { continue }

@@ -22,15 +22,20 @@ public enum Authenticator {
             if keys.isEmpty { return .success(.anonymous) }
             return .failure(APIError(.unauthorized, "send an API key: Authorization: Bearer <key>"))
         }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let presented = presentedKey(authorization) else {
             return .failure(APIError(.unauthorized, "the Authorization header must be: Bearer <key>"))
         }
-        let presented = String(parts[1]).trimmingSpaces()
         guard let prefix = APIKey.prefix(of: presented), let key = keys[prefix], key.matches(presented) else {
             return .failure(APIError(.unauthorized, "the API key is not valid (unknown, mistyped or revoked)"))
         }
         return .success(Principal(name: key.name, key: key))
+    }
+
+    /// The key of an `Authorization: Bearer <key>` header value.
+    public static func presentedKey(_ authorization: String) -> String? {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingSpaces()
     }
 }
 

@@ -344,7 +344,19 @@ public final class RequestHandler {
 
     private func authenticate(_ authorization: String?) -> Result<Principal, APIError> {
         if let authorization, let known = verifiedKeys[authorization] { return .success(known) }
-        let result = Authenticator.principal(authorization: authorization, keys: configuration.apiKeys)
+        var result = Authenticator.principal(authorization: authorization, keys: configuration.apiKeys)
+        // A key created after this worker's snapshot is looked up directly, so a new key works at
+        // once (the snapshot follows within a second). Only unknown prefixes get here, and a
+        // refusal writes a service_error row anyway, so this adds no new kind of database work.
+        if case .failure = result, let authorization, let presented = Authenticator.presentedKey(authorization),
+            let prefix = APIKey.prefix(of: presented), configuration.apiKeys[prefix] == nil,
+            let created = try? control.withConnection({ (connection: PGConnection) throws(PGError) in
+                try APIKeyStore.active(on: connection, prefix: prefix)
+            }), !created.isEmpty
+        {
+            result = Authenticator.principal(
+                authorization: authorization, keys: configuration.apiKeys.merging(created) { $1 })
+        }
         // Only valid keys are remembered (a few per client), so bad headers cannot grow the cache.
         if let authorization, case .success(let principal) = result, principal.key != nil, verifiedKeys.count < 1024 {
             verifiedKeys[authorization] = principal
