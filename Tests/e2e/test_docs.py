@@ -34,3 +34,45 @@ def test_docs_start_on_the_live_document_not_the_petstore(spo):
 def test_docs_without_slash_redirects(spo):
     response = requests.get(spo.url("/docs"), allow_redirects=False, timeout=10)
     assert response.status_code == 301 and response.headers["Location"].endswith("/docs/")
+
+
+def test_swagger_ui_renders_the_live_services_and_runs_one_in_a_browser(spo, browser):
+    """Real Chromium: the operations come from /api/openapi.json, "Authorize" takes a key, and
+    "Try it out" executes a service through the same endpoint as any client."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from browser_support import SCREENSHOTS
+    from e2e_support import AUTH
+
+    block = "#operations-services-execute_customer_count"
+    browser.get(spo.url("/docs/"))
+    wait = WebDriverWait(browser, 20)
+    operation = wait.until(seen.presence_of_element_located(
+        (By.CSS_SELECTOR, f"{block} [data-path='/api/services/customer_count/execute']")))
+    titles = {element.get_attribute("data-path")
+              for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/api/services/customer_get/execute", "/api/executions", "/api/openapi.json"} <= titles
+
+    browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    key_input = wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input")))
+    key_input.send_keys(AUTH["Authorization"].removeprefix("Bearer "))
+    browser.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper button.authorize").click()
+    browser.find_element(By.CSS_SELECTOR, ".btn-done").click()
+
+    operation.click()
+    wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, f"{block} .try-out__btn"))).click()
+    wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, f"{block} .execute"))).click()
+    status = wait.until(seen.presence_of_element_located(
+        (By.CSS_SELECTOR, f"{block} .live-responses-table tbody .response-col_status")))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", status)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "test_swagger_ui_runs_a_service.png"))
+    assert status.text.strip().startswith("200"), status.text
+    body = browser.find_element(By.CSS_SELECTOR, f"{block} .live-responses-table .microlight").text
+    assert '"status": "succeeded"' in body and '"service": "customer_count"' in body
+
+    violations = [entry for entry in browser.get_log("browser")
+                  if "Content Security Policy" in entry.get("message", "") or entry.get("source") == "security"]
+    assert not violations, violations
