@@ -85,10 +85,14 @@ public struct AuditLog {
     static func attemptsJSON(_ attempts: [AttemptRecord], workerPID: String? = nil) -> String {
         JSONValue.array(
             attempts.map { attempt in
+                // Absent rather than null when there is nothing to say: every request stores this,
+                // and the service_log view reads a missing key as NULL all the same.
                 var members: [JSONValue.Member] = [
                     .init("attempt", .number(attempt.attempt)), .init("outcome", .string(attempt.outcome)),
-                    .init("sqlstate", attempt.sqlstate.map(JSONValue.string) ?? .null),
-                    .init("message", attempt.message.map(JSONValue.string) ?? .null),
+                ]
+                if let sqlstate = attempt.sqlstate { members.append(.init("sqlstate", .string(sqlstate))) }
+                if let message = attempt.message { members.append(.init("message", .string(message))) }
+                members += [
                     .init("offset_ms", .number(attempt.offsetMilliseconds)),
                     .init("connect_ms", .number(attempt.connectMilliseconds)),
                     .init("execute_ms", .number(attempt.executeMilliseconds)),
