@@ -16,5 +16,7 @@ public struct HTTPRequest: Sendable {
         self.body = body
     }
 
-    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    /// The header named `name`, given in lowercase like the keys (lowercasing it on every call
+    /// allocated a string per lookup on the request path).
+    public func header(_ name: String) -> String? { headers[name] }
 }

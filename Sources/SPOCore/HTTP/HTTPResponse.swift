@@ -15,6 +15,7 @@ public struct HTTPResponse: Sendable {
     /// A JSON response.
     public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
         var body: [UInt8] = []
+        body.reserveCapacity(1024)  // grown from empty, a typical answer reallocated five times
         value.write(to: &body)
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
     }
