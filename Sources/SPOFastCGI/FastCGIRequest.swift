@@ -10,13 +10,14 @@ public final class FastCGIRequest {
     /// Reused from request to request: allocating it each time showed in profiles.
     private var chunk = [UInt8](repeating: 0, count: 16_384)
 
-    /// Prepares a slot that accepts connections on `listenSocket` (0 when the process was
-    /// started the FastCGI way, with the listening socket as its standard input).
-    public init(listenSocket: Int32 = 0) {
+    /// Prepares a slot for connections the caller accepts (see `accept(connection:)`).
+    public init() {
         FastCGIRequest.initializeLibrary
         request = .allocate(capacity: 1)
         request.initialize(to: FCGX_Request())
-        FCGX_InitRequest(request, listenSocket, 0)
+        // No listening socket of its own: libfcgi would accept (blocking) on it whenever a
+        // connection it was given turns out unusable; with none, it reports that instead.
+        FCGX_InitRequest(request, -1, 0)
     }
 
     deinit {
@@ -27,8 +28,18 @@ public final class FastCGIRequest {
 
     private static let initializeLibrary: Void = { _ = FCGX_Init() }()
 
-    /// Waits for the next request (finishing the previous one). False when the socket failed.
-    public func accept() -> Bool { FCGX_Accept_r(request) >= 0 }
+    /// Reads the request arriving on `connection`, a socket the caller accepted (and which this
+    /// slot now owns and closes). False when it carried no usable request; it is closed then.
+    ///
+    /// The caller accepts so that several listening sockets can be watched with one `poll(2)`
+    /// and none blocks: libfcgi's own accept blocks on a single socket.
+    public func accept(connection: Int32) -> Bool {
+        request.pointee.ipcFd = connection
+        // Tells libfcgi's accept to use this connection rather than close it first; the request
+        // then sets it from nginx's begin record (no FCGI_KEEP_CONN: closed when finished).
+        request.pointee.keepConnection = 1
+        return FCGX_Accept_r(request) >= 0
+    }
 
     /// Ends the current request: flushes the response and closes the connection to nginx.
     ///

@@ -70,9 +70,13 @@ extension SPO {
 
         @OptionGroup var control: ControlOption
         @Option(help: "File recording the execution in flight, for recovery if this worker dies.") var journal: String?
+        @Option(help: "An inherited listening socket shared with the other workers (the pool's queue).")
+        var queueFd: Int32?
 
         func run() throws {
-            throw ExitCode(SPOCore.Worker(controlConninfo: control.conninfo, journalPath: journal).run())
+            let sockets = [0] + (queueFd.map { [$0] } ?? [])
+            throw ExitCode(
+                SPOCore.Worker(controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal).run())
         }
     }
 

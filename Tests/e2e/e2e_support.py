@@ -267,6 +267,11 @@ class Instance:
     def socket_path(self, slot: str) -> str:
         return os.path.join(self.run_dir, f"{slot}.sock")
 
+    def direct_path(self, slot: str) -> str:
+        """The worker's own socket: a request sent there is served by that worker (the line's
+        socket is the pool's shared queue, served by whichever worker is free)."""
+        return self.socket_path(slot) + ".direct"
+
     def journal_path(self, slot: str) -> str:
         return self.socket_path(slot) + ".inflight"
 
@@ -304,7 +309,7 @@ class Instance:
     def execute_on(self, slot: str, service: str, parameters: dict | None = None, headers=None) -> FCGIResponse:
         """Executes on one specific worker, straight over its FastCGI socket."""
         body = json.dumps(parameters or {}).encode()
-        return fastcgi(self.socket_path(slot), "POST", f"/api/services/{service}/execute", body, headers)
+        return fastcgi(self.direct_path(slot), "POST", f"/api/services/{service}/execute", body, headers)
 
     # -- processes ------------------------------------------------------------------------------
 
@@ -361,7 +366,7 @@ class Instance:
                 return None
             for slot in wanted:
                 try:
-                    if fastcgi(self.socket_path(slot), "GET", "/api/health", timeout=5).status != 200:
+                    if fastcgi(self.direct_path(slot), "GET", "/api/health", timeout=5).status != 200:
                         return None
                 except OSError:
                     return None

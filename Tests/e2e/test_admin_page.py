@@ -38,7 +38,7 @@ def create_service(spo, name: str, procedure: str = "demo.customer_count", **fie
 
     def everywhere():
         for slot in spo.workers():
-            answer = fastcgi(spo.socket_path(slot), "GET", "/api/openapi.json")
+            answer = fastcgi(spo.direct_path(slot), "GET", "/api/openapi.json")
             if answer.status != 200 or path not in answer.json()["paths"]:
                 return False
         return True
@@ -113,7 +113,7 @@ def test_sign_in_refuses_wrong_and_non_admin_keys_and_sign_out_forgets_the_key(p
     created = spo.spo("keys", "create", "--name", name, "--role", "executor", "--grant", "*").stdout
     executor_key = re.search(r"spo_[0-9a-f]+_[0-9a-f]+", created).group(0)
     # Keys travel with the configuration snapshot, live on every worker within a second.
-    wait_for(lambda: all(fastcgi(spo.socket_path(slot), "GET", "/api/services",
+    wait_for(lambda: all(fastcgi(spo.direct_path(slot), "GET", "/api/services",
                                  headers={"Authorization": f"Bearer {executor_key}"}).status == 403
                          for slot in spo.workers()), 5, interval=0.05, message="the new key known to every worker")
     try:

@@ -166,7 +166,7 @@ def test_services_export_and_import(busy_pool, tmp_path):
         assert next(s for s in again["services"] if s["name"] == "customer_count")["description"] == description
         # Where the API shows a service (GET /api/services/{name}), every worker shows the new text.
         for slot in slots:
-            response = fastcgi(spo.socket_path(slot), "GET", "/api/services/customer_count")
+            response = fastcgi(spo.direct_path(slot), "GET", "/api/services/customer_count")
             if response.status == 200:
                 assert response.json()["description"] == description, (slot, response.body)
     finally:

@@ -41,7 +41,7 @@ def every_worker_and_nginx(spo, slots) -> list[tuple[str, dict]]:
     """The document from each worker directly (nginx would spread requests unevenly), and twice through nginx."""
     documents = []
     for slot in slots:
-        response = fastcgi(spo.socket_path(slot), "GET", "/api/openapi.json")
+        response = fastcgi(spo.direct_path(slot), "GET", "/api/openapi.json")
         assert response.status == 200, (slot, response.body[:500])
         documents.append((slot, json.loads(response.body)))
     documents += [("nginx", fetch(spo)[0]) for _ in range(2)]
@@ -95,7 +95,7 @@ def test_request_schemas_follow_the_configuration(spo):
 
 def test_every_worker_answers_the_same_text(pool):
     slots = sorted(pool.workers())
-    texts = {fastcgi(pool.socket_path(slot), "GET", "/api/openapi.json").body for slot in slots}
+    texts = {fastcgi(pool.direct_path(slot), "GET", "/api/openapi.json").body for slot in slots}
     texts.add(fetch(pool)[1].encode())
     assert len(texts) == 1, "workers with the same configuration answered different documents"
 

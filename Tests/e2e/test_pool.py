@@ -24,10 +24,30 @@ def test_one_worker_per_server_line(pool):
     for slot, pid in workers.items():
         assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1] == str(supervisor), slot
         assert os.path.exists(pool.socket_path(slot)), slot
-        response = fastcgi(pool.socket_path(slot), "GET", "/api/health")
+        response = fastcgi(pool.direct_path(slot), "GET", "/api/health")
         assert response.status == 200 and response.json()["status"] == "ok", (slot, response)
     # The supervisor is a child of spo dev.
     assert Path(f"/proc/{supervisor}/stat").read_text().split(") ")[1].split()[1] == str(pool.process.pid)
+
+
+def test_every_line_is_the_one_queue_so_no_request_waits_behind_a_busy_worker(pool):
+    slots = pool.upstream_slots()
+    # One listening socket behind every line (hard links), each worker with its own besides.
+    inodes = {os.stat(pool.socket_path(slot)).st_ino for slot in slots}
+    assert len(inodes) == 1, "the lines are not one queue"
+    assert len({os.stat(pool.direct_path(slot)).st_ino for slot in slots} - inodes) == len(slots)
+    # Keep w0 busy, then send to w0's line: another worker answers at once, not after w0's call.
+    busy = threading.Thread(target=lambda: pool.execute_on("w0", "slow", {"p_seconds": 1.0}))
+    busy.start()
+    try:
+        wait_for(lambda: '"slow"' in Path(pool.journal_path("w0")).read_text().split("\n", 1)[0], timeout=5,
+                 interval=0.005, message="w0 running `slow`")
+        for _ in range(5):
+            started = time.monotonic()
+            assert fastcgi(pool.socket_path("w0"), "GET", "/api/health", timeout=5).status == 200
+            assert time.monotonic() - started < 0.5, "a request on w0's line waited for the busy w0"
+    finally:
+        busy.join(timeout=10)
 
 
 def test_kill_9_under_load_replaces_the_worker_and_loses_at_most_one_request(pool):
@@ -50,7 +70,7 @@ def test_kill_9_under_load_replaces_the_worker_and_loses_at_most_one_request(poo
     for failure in failures:  # the one the dead worker held: nginx's 502, in the API's error shape
         assert failure.status == 502 and '"POOL_UNAVAILABLE"' in failure.body, failure
     # The replacement serves on the same socket.
-    assert fastcgi(pool.socket_path(victim_slot), "GET", "/api/health").status == 200
+    assert fastcgi(pool.direct_path(victim_slot), "GET", "/api/health").status == 200
     assert pool.workers()[victim_slot] == new_pid
 
 
@@ -80,7 +100,7 @@ def test_sighup_grows_and_shrinks_the_pool(pool):
         workers = pool.workers()
         assert sorted(workers) == ["w0", "w1", "w2", "w3", "w4"]
         assert {slot: workers[slot] for slot in before} == before, "existing workers must keep running"
-        response = wait_for(lambda: _health(extra), timeout=5, message="w4 answering")
+        response = wait_for(lambda: _health(extra + ".direct"), timeout=5, message="w4 answering")
         assert response.json()["status"] == "ok"
         assert grown_after < 2.0
     finally:
@@ -91,7 +111,8 @@ def test_sighup_grows_and_shrinks_the_pool(pool):
              message="back to 4 workers after SIGHUP")
     assert retired is None or not pid_alive(retired)
     assert pool.workers() == before
-    wait_for(lambda: not os.path.exists(extra), timeout=2, message="w4.sock removed")
+    wait_for(lambda: not os.path.exists(extra) and not os.path.exists(extra + ".direct"), timeout=2,
+             message="w4.sock and w4.sock.direct removed")
     assert pool.supervisor_pid() == supervisor
     # Traffic through nginx is unaffected (nginx never knew about w4).
     for _ in range(8):
@@ -145,5 +166,5 @@ def test_sigterm_to_a_worker_drains_its_requests(pool):
     assert len(results) == 4
     assert all(status == 200 and '"done"' in text for status, text in results), results
     assert not load.failures(), load.failures()[:3]
-    assert fastcgi(pool.socket_path(slot), "GET", "/api/health").status == 200
+    assert fastcgi(pool.direct_path(slot), "GET", "/api/health").status == 200
     assert pool.workers()[slot] == new_pid

@@ -9,7 +9,8 @@ public enum ChildProcess {
     /// blocked signals and default dispositions. Returns the pid.
     public static func spawn(
         _ arguments: [String], standardInput: Int32? = nil, standardOutput: Int32? = nil,
-        standardError: Int32? = nil, environment: [String: String]? = nil, newProcessGroup: Bool = false
+        standardError: Int32? = nil, inheriting: [Int32] = [], environment: [String: String]? = nil,
+        newProcessGroup: Bool = false
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -17,6 +18,10 @@ public enum ChildProcess {
         if let standardInput { posix_spawn_file_actions_adddup2(&actions, standardInput, 0) }
         if let standardOutput { posix_spawn_file_actions_adddup2(&actions, standardOutput, 1) }
         if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, 2) }
+        // `inheriting` becomes descriptors 3, 4, …: dup2 leaves the copies open across exec.
+        for (offset, descriptor) in inheriting.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, descriptor, Int32(3 + offset))
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -42,7 +42,8 @@ public final class ListeningSocket {
     private static func bound<Address>(
         _ family: Int32, _ socketAddress: inout Address, _ address: UpstreamBlock.Address, backlog: Int32
     ) throws -> Int32 {
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a child gets only the sockets it is handed on purpose.
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw failure("socket", address) }
         var reuse: Int32 = 1
         if family == AF_INET {
@@ -58,6 +59,18 @@ public final class ListeningSocket {
             throw error
         }
         return descriptor
+    }
+
+    /// Makes `path` another name of this unix socket (a hard link): connecting to either reaches
+    /// the same queue. Replaces a file left at `path` by a previous run.
+    public func link(at path: String) throws {
+        guard case .unix(let original) = address else {
+            throw SystemFailure(description: "only a unix socket can have another path")
+        }
+        unlink(path)
+        guard Glibc.link(original, path) == 0 else {
+            throw SystemFailure(description: "link \(original) to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Closes the socket and removes a unix socket's file.

@@ -5,9 +5,15 @@ import SPOPostgres
 
 /// `spo serve`: keeps one worker running per `server` line of the nginx upstream block.
 ///
-/// - A worker that dies is replaced at once on the same listening socket (which the supervisor
-///   keeps open, so waiting connections are served by the replacement); its in-flight execution,
-///   if any, is audited as `interrupted`.
+/// - One queue for the pool: the unix socket paths of the lines are hard links to one listening
+///   socket (`<upstream name>.sock` beside the first), which every worker takes connections from.
+///   A request never waits behind a busy worker while another is idle, as with php-fpm's pool
+///   socket, and the block still says how many workers there are. Each worker also has a socket
+///   of its own (`<line's path>.direct`) for asking that worker directly. A TCP line is a queue
+///   of its own, served by its worker.
+/// - A worker that dies is replaced at once (the supervisor keeps the sockets open, so waiting
+///   connections are served meanwhile by the others or the replacement); its in-flight
+///   execution, if any, is audited as `interrupted`.
 /// - SIGTERM/SIGINT: every worker finishes the request in hand and exits; then the supervisor exits.
 /// - SIGHUP: the configuration file is read again and the pool reconciled: new lines get a worker,
 ///   removed lines have theirs drained and their socket closed.
@@ -34,17 +40,27 @@ public final class Supervisor {
     }
 
     private final class Slot {
-        let socket: ListeningSocket
+        let address: UpstreamBlock.Address
+        /// Where nginx's connections for this line wait: the pool's queue, or its own for TCP.
+        let queue: ListeningSocket
+        /// This worker's own socket, its standard input.
+        let direct: ListeningSocket
         var pid: pid_t = 0
         var startedAt = ContinuousClock.now
         var quickDeaths = 0
         var retired = false
-        init(socket: ListeningSocket) { self.socket = socket }
-        var journalPath: String { "\(Supervisor.runtimePath(for: socket.address)).inflight" }
+        init(address: UpstreamBlock.Address, queue: ListeningSocket, direct: ListeningSocket) {
+            self.address = address
+            self.queue = queue
+            self.direct = direct
+        }
+        var journalPath: String { "\(Supervisor.runtimePath(for: address)).inflight" }
     }
 
     private let options: Options
     private var slots: [UpstreamBlock.Address: Slot] = [:]
+    /// The listening socket behind every unix line (hard links), made with the first one.
+    private var sharedQueue: ListeningSocket?
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
     private let audit = AuditLog()
 
@@ -104,9 +120,29 @@ public final class Supervisor {
                 slot.retired = false
                 continue
             }
-            let slot = Slot(socket: try ListeningSocket(address))
+            let direct = try ListeningSocket(.unix(path: Supervisor.runtimePath(for: address) + ".direct"))
+            let slot = Slot(address: address, queue: try queue(for: address), direct: direct)
             slots[address] = slot
             start(slot)
+        }
+    }
+
+    /// The pool's queue with `address` linked to it, or a socket of its own for a TCP line (or a
+    /// path the queue cannot be linked to, on another file system).
+    private func queue(for address: UpstreamBlock.Address) throws -> ListeningSocket {
+        guard case .unix(let path) = address else { return try ListeningSocket(address) }
+        if sharedQueue == nil {
+            let directory = (path as NSString).deletingLastPathComponent
+            sharedQueue = try ListeningSocket(.unix(path: directory + "/" + options.upstreamName + ".sock"))
+        }
+        guard let shared = sharedQueue else { return try ListeningSocket(address) }
+        do {
+            try shared.link(at: path)
+            return shared
+        } catch {
+            Log.warning(
+                "this line gets a queue of its own", ["address": .string(path), "error": .string("\(error)")])
+            return try ListeningSocket(address)
         }
     }
 
@@ -115,11 +151,12 @@ public final class Supervisor {
             options.executable, "worker", "--control", options.controlConninfo, "--journal", slot.journalPath,
         ]
         do {
-            slot.pid = try ChildProcess.spawn(arguments, standardInput: slot.socket.descriptor)
+            slot.pid = try ChildProcess.spawn(
+                arguments + ["--queue-fd", "3"], standardInput: slot.direct.descriptor,
+                inheriting: [slot.queue.descriptor])
             slot.startedAt = .now
             Log.info(
-                "worker started",
-                ["address": .string(slot.socket.address.description), "worker_pid": .number(Int(slot.pid))])
+                "worker started", ["address": .string(slot.address.description), "worker_pid": .number(Int(slot.pid))])
         } catch {
             slot.pid = 0
             Log.error("could not start a worker", ["error": .string("\(error)")])
@@ -157,8 +194,13 @@ public final class Supervisor {
     }
 
     private func retire(_ address: UpstreamBlock.Address) {
-        slots[address]?.socket.close()
-        slots[address] = nil
+        guard let slot = slots.removeValue(forKey: address) else { return }
+        slot.direct.close()
+        if slot.queue === sharedQueue, case .unix(let path) = address {
+            unlink(path)  // the queue stays for the other lines
+        } else {
+            slot.queue.close()
+        }
     }
 
     private func stopAll() {
@@ -178,6 +220,8 @@ public final class Supervisor {
             }
         }
         for address in Array(slots.keys) { retire(address) }
+        sharedQueue?.close()
+        sharedQueue = nil
     }
 
     // MARK: - Recovery

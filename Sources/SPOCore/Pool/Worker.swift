@@ -4,24 +4,31 @@ import SPOFastCGI
 import SPOJSON
 import SPOPostgres
 
-/// One process of the pool: accepts FastCGI requests on its listening socket (standard input,
-/// the FastCGI convention) one at a time, and follows configuration changes.
+/// One process of the pool: accepts FastCGI requests one at a time and follows configuration
+/// changes.
 ///
-/// Between requests it waits in `poll(2)` on both the listening socket and the control
-/// connection, so a configuration `NOTIFY` is applied within a poll interval even when idle.
+/// It listens on standard input (the FastCGI convention: under `spo serve`, its own socket, for
+/// asking this worker directly) and on the pool's queue, which every worker takes from, so no
+/// request waits behind a busy worker while another is idle. Between requests it waits in
+/// `poll(2)` on those and on the control connection, so a configuration `NOTIFY` is applied
+/// within a poll interval even when idle.
 public final class Worker {
     private let control: ControlDatabase
-    private let listenSocket: Int32
+    /// Listening sockets, own first: a request sent to this worker directly is served before the queue.
+    private let listenSockets: [Int32]
     private let journalPath: String?
     private var handler: RequestHandler?
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     private let parent = getppid()
     private var nextReconnect = ContinuousClock.now
 
-    public init(controlConninfo: String, listenSocket: Int32 = 0, journalPath: String? = nil) {
+    public init(controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil) {
         self.control = ControlDatabase(conninfo: controlConninfo)
-        self.listenSocket = listenSocket
+        self.listenSockets = listenSockets
         self.journalPath = journalPath
+        // Several workers wait on the same queue and all wake for one connection: the others
+        // must find it taken (EAGAIN) rather than block in accept(2).
+        for socket in listenSockets { _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK) }
     }
 
     /// Serves until SIGTERM/SIGINT (finishing the request in hand) or until the supervisor is gone.
@@ -35,7 +42,7 @@ public final class Worker {
             try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
             self?.reload(from: connection)
         }
-        let request = FastCGIRequest(listenSocket: listenSocket)
+        let request = FastCGIRequest()
         Log.info(
             "worker started",
             ["journal": journalPath.map(JSONValue.string) ?? .null, "audit_commit": .string(auditCommit.rawValue)])
@@ -54,11 +61,7 @@ public final class Worker {
                     return 0
                 }
             }
-            guard waitForWork() else { continue }
-            guard request.accept() else {
-                Log.error("accept failed on the listening socket", ["errno": .number(Int(errno))])
-                return 1
-            }
+            guard let connection = waitForWork(), request.accept(connection: connection) else { continue }
             if let handler {
                 serve(request, with: handler)
             } else {
@@ -109,19 +112,27 @@ public final class Worker {
         ("HTTP_PREFER", "prefer"),
     ]
 
-    /// Waits up to a second for a connection or a configuration change; true when a client waits.
-    private func waitForWork() -> Bool {
+    /// Waits up to a second for a connection or a configuration change; the accepted connection,
+    /// or nil when there is none (a timeout, a change applied, another worker was faster).
+    private func waitForWork() -> Int32? {
         // Notifications that arrived while a request used the control connection are already
         // buffered by libpq and will not make the socket readable again: look at them first.
         followConfiguration(readingSocket: false)
-        var descriptors = [pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)]
+        var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
-        let ready = poll(&descriptors, nfds_t(descriptors.count), 1000)
-        if ready < 0 { return false }
-        if descriptors.count > 1 && descriptors[1].revents != 0 { followConfiguration(readingSocket: true) }
-        return descriptors[0].revents & Int16(POLLIN) != 0
+        if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 { return nil }
+        if descriptors.count > listenSockets.count && descriptors[listenSockets.count].revents != 0 {
+            followConfiguration(readingSocket: true)
+        }
+        for index in listenSockets.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
+            // The connection is blocking whatever the listening socket is (Linux does not pass
+            // O_NONBLOCK on); workers start no processes, so close-on-exec does not matter.
+            let connection = accept(listenSockets[index], nil, nil)
+            if connection >= 0 { return connection }
+        }
+        return nil
     }
 
     /// Applies pending configuration notifications; reconnects (and reloads) when the control
