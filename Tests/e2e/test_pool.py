@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -168,3 +169,19 @@ def test_sigterm_to_a_worker_drains_its_requests(pool):
     assert not load.failures(), load.failures()[:3]
     assert fastcgi(pool.direct_path(slot), "GET", "/api/health").status == 200
     assert pool.workers()[slot] == new_pid
+
+
+def test_a_worker_whose_queue_is_unusable_exits_instead_of_spinning(pool, tmp_path):
+    """A closed listening descriptor makes poll(2) return at once, forever: the worker must leave
+    (for the supervisor to replace it) rather than burn a core."""
+    import socket as sockets
+    listener = sockets.socket(sockets.AF_UNIX)
+    listener.bind(str(tmp_path / "own.sock"))
+    listener.listen(4)
+    started = time.monotonic()
+    result = subprocess.run([pool.spo_bin, "worker", "--control", pool.env["SPO_CONTROL_DB"], "--queue-fd", "9"],
+                            stdin=listener.fileno(), capture_output=True, text=True, timeout=20)
+    listener.close()
+    assert result.returncode == 1, result
+    assert "no longer usable" in result.stdout + result.stderr
+    assert time.monotonic() - started < 10

@@ -61,7 +61,11 @@ public final class Worker {
                     return 0
                 }
             }
-            guard let connection = waitForWork(), request.accept(connection: connection) else { continue }
+            guard let connection = try? waitForWork() else {
+                Log.error("a listening socket is no longer usable; exiting to be replaced")
+                return 1
+            }
+            guard connection >= 0, request.accept(connection: connection) else { continue }
             if let handler {
                 serve(request, with: handler)
             } else {
@@ -113,8 +117,9 @@ public final class Worker {
     ]
 
     /// Waits up to a second for a connection or a configuration change; the accepted connection,
-    /// or nil when there is none (a timeout, a change applied, another worker was faster).
-    private func waitForWork() -> Int32? {
+    /// or -1 when there is none (a timeout, a change applied, another worker was faster). Throws
+    /// when a listening socket is closed or broken: polling it would return at once, forever.
+    private func waitForWork() throws(SystemFailure) -> Int32 {
         // Notifications that arrived while a request used the control connection are already
         // buffered by libpq and will not make the socket readable again: look at them first.
         followConfiguration(readingSocket: false)
@@ -122,9 +127,13 @@ public final class Worker {
         if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
-        if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 { return nil }
+        if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 { return -1 }
         if descriptors.count > listenSockets.count && descriptors[listenSockets.count].revents != 0 {
             followConfiguration(readingSocket: true)
+        }
+        let broken = Int16(POLLNVAL) | Int16(POLLERR)
+        if listenSockets.indices.contains(where: { descriptors[$0].revents & broken != 0 }) {
+            throw SystemFailure(description: "listening socket failed")
         }
         for index in listenSockets.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
             // The connection is blocking whatever the listening socket is (Linux does not pass
@@ -132,7 +141,7 @@ public final class Worker {
             let connection = accept(listenSockets[index], nil, nil)
             if connection >= 0 { return connection }
         }
-        return nil
+        return -1
     }
 
     /// Applies pending configuration notifications; reconnects (and reloads) when the control
