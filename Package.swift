@@ -15,14 +15,16 @@ let package = Package(
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Thin owning wrappers: the only places that touch C pointers.
         .target(name: "SPOJSON", dependencies: ["CJansson"]),
         .target(name: "SPOPostgres", dependencies: ["CLibPQ"]),
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
+        .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
 
         // The product: configuration model, validation, executor, routing, errors, audit, pool.
-        .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOFastCGI"]),
+        .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto"]),
         .executableTarget(
             name: "spo",
             dependencies: [
@@ -32,7 +34,8 @@ let package = Package(
         ),
 
         .testTarget(name: "SPOJSONTests", dependencies: ["SPOJSON"]),
-        .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres"]),
+        .testTarget(name: "SPOCryptoTests", dependencies: ["SPOCrypto"]),
+        .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres"]),
     ]
 )

@@ -1,3 +1,4 @@
+import SPOCrypto
 import Testing
 
 @testable import SPOCore

@@ -1,4 +1,5 @@
 import Glibc
+import SPOCrypto
 
 /// An API key as stored: never the key itself, only its public prefix and a digest.
 ///

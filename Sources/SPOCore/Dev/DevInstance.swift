@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SPOCrypto
 import SPOJSON
 import SPOPostgres
 

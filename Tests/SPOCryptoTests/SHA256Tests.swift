@@ -1,6 +1,5 @@
+import SPOCrypto
 import Testing
-
-@testable import SPOCore
 
 @Suite struct SHA256Tests {
     @Test(arguments: [
@@ -26,5 +25,12 @@ import Testing
         #expect(
             SHA256.hex(String(repeating: "a", count: 64))
                 == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
+    }
+
+    @Test func aMillionBytes() {
+        // FIPS 180-2's long vector: inputs of any size, not just API keys.
+        #expect(
+            SHA256.hex(String(repeating: "a", count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
