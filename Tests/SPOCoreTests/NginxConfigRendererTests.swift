@@ -109,4 +109,22 @@ private func shippedSiteFile() throws -> String {
             plain.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("user") }.isEmpty
         )
     }
+
+    /// The answers nginx writes itself use the API's codes, with the status each code has.
+    @Test func nginxAnswersInTheAPIsErrorCodes() throws {
+        let site = try shippedSiteFile()
+        var found: [(Int, String)] = []
+        for line in site.split(separator: "\n") where line.contains("return ") && line.contains("\"code\":\"") {
+            let words = line.split(separator: " ")
+            guard let index = words.firstIndex(of: "return"), let status = Int(words[index + 1]) else { continue }
+            let code = line.split(separator: "\"code\":\"")[1].prefix { $0 != "\"" }
+            found.append((status, String(code)))
+        }
+        #expect(found.contains { $0.1 == "POOL_UNAVAILABLE" })
+        for (status, code) in found {
+            let known = APIError.Code(rawValue: code)
+            #expect(known != nil, "nginx answers \(code), which is not an API error code")
+            #expect(known?.httpStatus == status, "nginx answers \(code) with \(status)")
+        }
+    }
 }

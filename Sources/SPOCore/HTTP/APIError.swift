@@ -19,6 +19,9 @@ public struct APIError: Error, Sendable {
         case methodNotAllowed = "METHOD_NOT_ALLOWED"
         case conflict = "CONFLICT"
         case internalError = "INTERNAL_ERROR"
+        /// Answered by nginx, never by a worker: no worker of the pool could be reached, or the one
+        /// handling the request died (`nginx/spo.conf`, `@spo_pool_unavailable`).
+        case poolUnavailable = "POOL_UNAVAILABLE"
 
         public var httpStatus: Int {
             switch self {
@@ -34,6 +37,7 @@ public struct APIError: Error, Sendable {
             case .methodNotAllowed: 405
             case .conflict: 409
             case .internalError: 500
+            case .poolUnavailable: 502
             }
         }
     }

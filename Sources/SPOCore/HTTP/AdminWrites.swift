@@ -64,7 +64,8 @@ struct AdminWrites {
             try delete("spo.service_retry_policy", name, what: "retry policy")
             return (204, nil)
         default:
-            throw APIError(.methodNotAllowed, "use \(resource.allowed)")
+            // The endpoint table sends only its declared methods here.
+            throw APIError(.internalError, "no handler for \(method) on \(resource)")
         }
     }
 

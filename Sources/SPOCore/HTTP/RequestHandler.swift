@@ -40,8 +40,19 @@ public final class RequestHandler {
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         var context = RequestContext(request)
-        let route = Route(method: request.method, path: request.path)
-        if route.needsKey {
+        let endpoint: Endpoint
+        let arguments: [String]
+        switch EndpointTable.match(method: request.method, path: request.path) {
+        case .found(let found, let values):
+            (endpoint, arguments) = (found, values)
+        case .methodNotAllowed(let allowed):
+            return fail(
+                APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
+                extraHeaders: [("Allow", allowed)])
+        case .notFound:
+            return fail(APIError(.notFound, "no such endpoint: \(request.method) \(request.path)"), context)
+        }
+        if endpoint.access != .anyone {
             switch authenticate(request.header("authorization")) {
             case .success(let principal):
                 context.principal = principal
@@ -49,66 +60,75 @@ public final class RequestHandler {
                 return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
             }
         }
-        switch route {
-        case .execute(let name):
-            return execute(serviceName: name, body: request.body, envelope: false, context)
+        if endpoint.access == .admin, let refusal = refuseUnlessAdmin(context) { return refusal }
+        return respond(to: endpoint.id, arguments, request, context)
+    }
+
+    /// Every endpoint's handler: the one switch over the table's ids.
+    private func respond(to id: Endpoint.ID, _ arguments: [String], _ request: HTTPRequest, _ context: RequestContext)
+        -> HTTPResponse
+    {
+        switch id {
+        case .executeService:
+            return execute(serviceName: arguments[0], body: request.body, envelope: false, context)
         case .executeEnvelope:
             return execute(serviceName: nil, body: request.body, envelope: true, context)
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
-        case .admin(let adminRoute):
-            if let refusal = refuseUnlessAdmin(context) { return refusal }
-            do throws(APIError) {
-                // Administration reads the tables themselves, not this worker's snapshot: a write
-                // handled by another worker must show on the very next read (the snapshot follows
-                // within a second, which is enough for executing but not for read-your-writes).
-                let current = adminRoute.readsConfiguration ? try freshConfiguration() : configuration
-                let admin = AdminAPI(configuration: current, control: control, targets: adminTargets)
-                return .json(
-                    200, try admin.respond(to: adminRoute, query: QueryString.parse(request.query)),
-                    headers: context.headers)
-            } catch {
-                return fail(error, context)
-            }
-        case .adminWrite(let resource, let method):
-            if let refusal = refuseUnlessAdmin(context) { return refusal }
-            do throws(APIError) {
-                let body: JSONValue
-                if method == "DELETE" {
-                    body = .null
-                } else {
-                    guard context.isJSON else {
-                        throw APIError(
-                            .unsupportedMediaType, "send the document as JSON with Content-Type: application/json")
-                    }
-                    do throws(JSONParseError) {
-                        body = try JSONValue.parse(request.body)
-                    } catch {
-                        throw .invalidParameters([
-                            .init(parameter: nil, problem: "the body is not valid JSON: \(error)")
-                        ])
-                    }
-                }
-                let writes = AdminWrites(control: control, targets: adminTargets)
-                let (status, answer) = try writes.respond(to: resource, method: method, body: body)
-                guard let answer else { return HTTPResponse(status: status, headers: context.headers) }
-                return .json(status, answer, headers: context.headers)
-            } catch {
-                return fail(error, context)
-            }
-        case .reprocess(let id):
-            if let refusal = refuseUnlessAdmin(context) { return refusal }
-            return reprocess(id, body: request.body, context)
-        case .openAPI:
+        case .openAPIDocument:
             // Generated per request from the tables, so a service added or disabled shows on the very
             // next request whichever worker answers; this worker's snapshot if the database is away.
             return .json(200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration))
-        case .methodNotAllowed(let allowed):
-            return fail(
-                APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
-                extraHeaders: [("Allow", allowed)])
-        case .notFound:
-            return fail(APIError(.notFound, "no such endpoint: \(request.method) \(request.path)"), context)
+        case .reprocessExecution:
+            return reprocess(arguments[0], body: request.body, context)
+        case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
+            .getRetryPolicy, .listExecutions, .getExecution, .getError:
+            return administer(AdminRoute(id, arguments), query: request.query, context)
+        case .createService, .replaceService, .deleteService, .createConnection, .replaceConnection,
+            .deleteConnection, .createRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy:
+            return change(AdminRoute(id, arguments), method: request.method, body: request.body, context)
+        }
+    }
+
+    // MARK: - Administration
+
+    private func administer(_ route: AdminRoute, query: String, _ context: RequestContext) -> HTTPResponse {
+        do throws(APIError) {
+            // Administration reads the tables themselves, not this worker's snapshot: a write
+            // handled by another worker must show on the very next read (the snapshot follows
+            // within a second, which is enough for executing but not for read-your-writes).
+            let current = route.readsConfiguration ? try freshConfiguration() : configuration
+            let admin = AdminAPI(configuration: current, control: control, targets: adminTargets)
+            return .json(200, try admin.respond(to: route, query: QueryString.parse(query)), headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
+    }
+
+    private func change(_ route: AdminRoute, method: String, body: [UInt8], _ context: RequestContext)
+        -> HTTPResponse
+    {
+        do throws(APIError) {
+            let document: JSONValue
+            if method == HTTPMethod.delete.rawValue {
+                document = .null
+            } else {
+                guard context.isJSON else {
+                    throw APIError(
+                        .unsupportedMediaType, "send the document as JSON with Content-Type: application/json")
+                }
+                do throws(JSONParseError) {
+                    document = try JSONValue.parse(body)
+                } catch {
+                    throw .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")])
+                }
+            }
+            let writes = AdminWrites(control: control, targets: adminTargets)
+            let (status, answer) = try writes.respond(to: route, method: method, body: document)
+            guard let answer else { return HTTPResponse(status: status, headers: context.headers) }
+            return .json(status, answer, headers: context.headers)
+        } catch {
+            return fail(error, context)
         }
     }
 

@@ -17,11 +17,7 @@ public enum OpenAPIDocument {
     /// against wherever the document was fetched from.
     public static func make(_ configuration: Configuration, serverURL: String? = nil) -> JSONValue {
         let services = configuration.services.values.filter(\.enabled).sorted { $0.name < $1.name }
-        var paths: [JSONValue.Member] = [.init("/api/execute", envelopePath(services))]
-        for service in services {
-            paths.append(.init("/api/services/\(service.name)/execute", executePath(service)))
-        }
-        paths += fixedPaths
+        let paths = self.paths(services)
         return .object([
             "openapi": .string(openAPIVersion),
             "info": .object([
@@ -459,224 +455,6 @@ extension OpenAPIDocument {
     }
 }
 
-// MARK: - Administration and fixed paths
-
-extension OpenAPIDocument {
-    /// Every path that does not depend on the configuration, in a fixed order.
-    static let fixedPaths: [JSONValue.Member] =
-        [
-            .init(
-                "/api/health",
-                .object([
-                    "get": .object([
-                        "tags": .array([.string("administration")]), "operationId": .string("health"),
-                        "summary": .string("Liveness"),
-                        "responses": .object([
-                            "200": AdminPaths.response("Alive", Components.ref("schemas/Health")),
-                            "500": Components.ref("responses/InternalError"),
-                        ]),
-                    ])
-                ])),
-            .init(
-                "/api/openapi.json",
-                .object([
-                    "get": .object([
-                        "tags": .array([.string("administration")]), "operationId": .string("openAPIDocument"),
-                        "summary": .string("This document, generated from the live configuration"),
-                        "responses": .object([
-                            "200": AdminPaths.response(
-                                "An OpenAPI 3.0.3 document", .object(["type": .string("object")])),
-                            "500": Components.ref("responses/InternalError"),
-                        ]),
-                    ])
-                ])),
-            .init(
-                "/api/health/services",
-                .object([
-                    "get": AdminPaths.operation(
-                        "servicesHealth", "Each connection's reachability, latency and breaker state",
-                        success: (
-                            "200", AdminPaths.response("Health by connection", Components.ref("schemas/ServicesHealth"))
-                        ))
-                ])),
-        ]
-        + AdminPaths.collection(
-            path: "/api/services", item: "/api/services/{name}", noun: "Service", plural: "Services",
-            schema: "ServiceDocument", parameter: "ServiceName",
-            createNote: "With \"parameters\": \"discover\" they are read from the target database's catalog.")
-        + AdminPaths.collection(
-            path: "/api/connections", item: "/api/connections/{name}", noun: "Connection", plural: "Connections",
-            schema: "Connection", parameter: "ConnectionName",
-            createNote: "The secret is referenced by password_from, never stored or returned.")
-        + AdminPaths.collection(
-            path: "/api/retry-policies", item: "/api/retry-policies/{name}", noun: "RetryPolicy",
-            plural: "RetryPolicies", schema: "RetryPolicy", parameter: "RetryPolicyName", createNote: nil)
-        + AdminPaths.executions
-}
-
-extension OpenAPIDocument {
-    /// The administration operations: tagged `administration`, authenticated like executions.
-    enum AdminPaths {
-        /// The shared error responses by status, beyond 401, 403 and 500 which every operation has.
-        static let errorResponses = [
-            "400": "InvalidParameters", "404": "NotFound", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-            "409": "Conflict", "502": "ExecutionFailed", "503": "DatabaseUnavailable", "504": "Timeout",
-        ]
-
-        static func operation(
-            _ id: String, _ summary: String, parameters: [JSONValue] = [], body: JSONValue? = nil,
-            bodyRequired: Bool = true, success: (String, JSONValue), errors: [String] = []
-        ) -> JSONValue {
-            var members: [JSONValue.Member] = [
-                .init("tags", .array([.string("administration")])), .init("operationId", .string(id)),
-                .init("summary", .string(summary)), .init("security", bearer),
-                .init("parameters", .array(parameters + [Components.ref("parameters/CorrelationID")])),
-            ]
-            if let body {
-                members.append(
-                    .init(
-                        "requestBody",
-                        .object([
-                            "required": .bool(bodyRequired),
-                            "content": .object(["application/json": .object(["schema": body])]),
-                        ])))
-            }
-            var responses: [JSONValue.Member] = [.init(success.0, success.1)]
-            // 503 too: administration reads and writes the control database on every call.
-            var codes = [
-                "401": "Unauthorized", "403": "Forbidden", "500": "InternalError", "503": "DatabaseUnavailable",
-            ]
-            for status in errors { codes[status] = errorResponses[status] }
-            for status in codes.keys.sorted() {
-                responses.append(.init(status, Components.ref("responses/\(codes[status]!)")))
-            }
-            members.append(.init("responses", .object(responses)))
-            return .object(members)
-        }
-
-        static func response(_ description: String, _ schema: JSONValue?) -> JSONValue {
-            var members: [JSONValue.Member] = [
-                .init("description", .string(description)),
-                .init("headers", .object(["X-Correlation-ID": Components.ref("headers/X-Correlation-ID")])),
-            ]
-            if let schema {
-                members.append(.init("content", .object(["application/json": .object(["schema": schema])])))
-            }
-            return .object(members)
-        }
-
-        /// `GET/POST path` and `GET/PUT/DELETE item` over one document schema.
-        static func collection(
-            path: String, item: String, noun: String, plural: String, schema: String, parameter: String,
-            createNote: String?
-        ) -> [JSONValue.Member] {
-            let document = Components.ref("schemas/\(schema)")
-            let name = Components.ref("parameters/\(parameter)")
-            let written = ["400", "409", "413", "415"]
-            return [
-                .init(
-                    path,
-                    .object([
-                        "get": operation(
-                            "list\(plural)", "Lists them",
-                            success: (
-                                "200",
-                                response(
-                                    "The list",
-                                    .object([
-                                        "type": .string("object"), "required": .array([.string("items")]),
-                                        "properties": .object([
-                                            "items": .object(["type": .string("array"), "items": document])
-                                        ]),
-                                    ]))
-                            )
-                        ),
-                        "post": operation(
-                            "create\(noun)", "Creates one" + (createNote.map { ". " + $0 } ?? ""), body: document,
-                            success: ("201", response("Created", document)), errors: written),
-                    ])),
-                .init(
-                    item,
-                    .object([
-                        "get": operation(
-                            "get\(noun)", "One by name", parameters: [name],
-                            success: ("200", response("Found", document)),
-                            errors: ["404"]),
-                        "put": operation(
-                            "replace\(noun)",
-                            "Creates or replaces one. A document read with GET can be sent back as it is; its "
-                                + "version (services) makes the change conditional: 409 if it changed since",
-                            parameters: [name], body: document, success: ("200", response("Replaced", document)),
-                            errors: written),
-                        "delete": operation(
-                            "delete\(noun)", "Deletes one (409 while services use it)", parameters: [name],
-                            success: ("204", response("Deleted", nil)), errors: ["404", "409"]),
-                    ])),
-            ]
-        }
-
-        static var executions: [JSONValue.Member] {
-            let id = Components.ref("parameters/ExecutionID")
-            func query(_ name: String, _ description: String, _ schema: JSONValue) -> JSONValue {
-                .object([
-                    "name": .string(name), "in": .string("query"), "required": .bool(false),
-                    "description": .string(description), "schema": schema,
-                ])
-            }
-            let dateTime: JSONValue = .object(["type": .string("string"), "format": .string("date-time")])
-            let list = operation(
-                "listExecutions", "Executions, a page at a time (cursor pagination)",
-                parameters: [
-                    query("service", "Only this service's", .object(["type": .string("string")])),
-                    query("status", "Only those that ended so", Components.ref("schemas/ExecutionStatus")),
-                    query("since", "Started at or after", dateTime),
-                    query("until", "Started before", dateTime),
-                    query("limit", "Page size", .object(["type": .string("integer"), "minimum": .number(1)])),
-                    query(
-                        "cursor", "next_cursor of the previous page", .object(["type": .string("string")])),
-                ],
-                success: ("200", response("One page", Components.ref("schemas/ExecutionPage"))), errors: ["400"])
-            let reprocessBody: JSONValue = .object([
-                "type": .string("object"), "additionalProperties": .bool(false),
-                "properties": .object([
-                    "reason": .object(["type": .string("string"), "description": .string("Why it is run again")]),
-                    "parameters": .object([
-                        "type": .string("object"),
-                        "description": .string("Parameters to use instead of the original ones"),
-                    ]),
-                ]),
-            ])
-            let reprocess = operation(
-                "reprocessExecution", "Runs an execution again, linked both ways to the original",
-                parameters: [id], body: reprocessBody, bodyRequired: false,
-                success: ("200", response("Executed again", Components.ref("schemas/ExecutionResult"))),
-                // The re-run can fail like any execution.
-                errors: ["400", "404", "413", "415", "502", "503", "504"])
-            return [
-                .init("/api/executions", .object(["get": list])),
-                .init(
-                    "/api/executions/{id}",
-                    .object([
-                        "get": operation(
-                            "getExecution", "One execution with its attempts, errors and reprocessing history",
-                            parameters: [id], success: ("200", response("Found", Components.ref("schemas/Execution"))),
-                            errors: ["404"])
-                    ])),
-                .init("/api/executions/{id}/reprocess", .object(["post": reprocess])),
-                .init(
-                    "/api/errors/{reference}",
-                    .object([
-                        "get": operation(
-                            "getError", "One error by the reference a client was given",
-                            parameters: [Components.ref("parameters/ErrorReference")],
-                            success: ("200", response("Found", Components.ref("schemas/ErrorRecord"))),
-                            errors: ["404"])
-                    ])),
-            ]
-        }
-    }
-}
-
 // MARK: - Components
 
 extension OpenAPIDocument {
@@ -971,41 +749,57 @@ extension OpenAPIDocument {
 
         // MARK: Responses
 
-        /// One error response per meaning, all in the `Error` shape.
+        /// The name of the error response for `code` under `#/components/responses/`.
+        static func responseName(_ code: APIError.Code) -> String {
+            switch code {
+            case .invalidParameters: "InvalidParameters"
+            case .serviceNotFound: "ServiceNotFound"
+            case .spExecutionFailed: "ExecutionFailed"
+            case .dbConnectionFailed: "DatabaseUnavailable"
+            case .timeout: "Timeout"
+            case .unauthorized: "Unauthorized"
+            case .forbidden: "Forbidden"
+            case .payloadTooLarge: "PayloadTooLarge"
+            case .unsupportedMediaType: "UnsupportedMediaType"
+            case .notFound: "NotFound"
+            case .methodNotAllowed: "MethodNotAllowed"
+            case .conflict: "Conflict"
+            case .internalError: "InternalError"
+            case .poolUnavailable: "PoolUnavailable"
+            }
+        }
+
+        /// What an answer with `code` means, for its response's description.
+        static func meaning(_ code: APIError.Code) -> String {
+            switch code {
+            case .invalidParameters:
+                "Missing, unknown, mistyped or out-of-range parameters, or a body that is not JSON; details name "
+                    + "each parameter and why"
+            case .serviceNotFound: "No such service, or it is disabled"
+            case .spExecutionFailed: "The procedure raised an error; details carry its SQLSTATE and message"
+            case .dbConnectionFailed: "The target database is unreachable (after the retry policy)"
+            case .timeout: "The service's timeout passed; the statement was cancelled in the database"
+            case .unauthorized: "Missing or invalid credentials"
+            case .forbidden: "The credentials lack the role or grant"
+            case .payloadTooLarge: "The body is larger than \(RequestHandler.maxBodyBytes) bytes"
+            case .unsupportedMediaType: "The body is not application/json"
+            case .notFound: "No such resource"
+            case .methodNotAllowed: "The path exists, but not for this method; Allow lists the methods it takes"
+            case .conflict: "It exists already, is still in use, or changed since the version sent"
+            case .internalError: "An unexpected failure; the reference identifies it"
+            case .poolUnavailable:
+                "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
+                    + "execution it started is audited as interrupted); reference is null"
+            }
+        }
+
+        /// One error response per code, all in the `Error` shape.
         static let responses: JSONValue = .object(
-            [
-                (
-                    "InvalidParameters", APIError.Code.invalidParameters,
-                    "Missing, unknown, mistyped or out-of-range "
-                        + "parameters, or a body that is not JSON; details name each parameter and why"
-                ),
-                ("Unauthorized", .unauthorized, "Missing or invalid credentials"),
-                ("Forbidden", .forbidden, "The credentials lack the role or grant"),
-                ("NotFound", .notFound, "No such resource"),
-                ("ServiceNotFound", .serviceNotFound, "No such service, or it is disabled"),
-                ("PayloadTooLarge", .payloadTooLarge, "The body is larger than \(RequestHandler.maxBodyBytes) bytes"),
-                ("UnsupportedMediaType", .unsupportedMediaType, "The body is not application/json"),
-                ("InternalError", .internalError, "An unexpected failure; the reference identifies it"),
-                (
-                    "ExecutionFailed", .spExecutionFailed,
-                    "The procedure raised an error; details carry its SQLSTATE "
-                        + "and message"
-                ),
-                (
-                    "DatabaseUnavailable", .dbConnectionFailed,
-                    "The target database is unreachable (after the retry "
-                        + "policy)"
-                ),
-                ("Timeout", .timeout, "The service's timeout passed; the statement was cancelled in the database"),
-                (
-                    "Conflict", .conflict,
-                    "It exists already, is still in use, or changed since the version sent"
-                ),
-            ].map { name, code, description in
+            APIError.Code.allCases.map { code in
                 JSONValue.Member(
-                    name,
+                    responseName(code),
                     .object([
-                        "description": .string("\(code.rawValue): \(description)"),
+                        "description": .string("\(code.rawValue): \(meaning(code))"),
                         "headers": .object([
                             "X-Correlation-ID": ref("headers/X-Correlation-ID"),
                             "X-Execution-ID": ref("headers/X-Execution-ID"),
@@ -1015,7 +809,7 @@ extension OpenAPIDocument {
                                 "schema": ref("schemas/Error"),
                                 "example": .object([
                                     "error": .object([
-                                        "code": .string(code.rawValue), "message": .string(description),
+                                        "code": .string(code.rawValue), "message": .string(meaning(code)),
                                         "reference": .string("0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"),
                                         "details": .array([]),
                                     ])

@@ -1,0 +1,85 @@
+import SPOJSON
+
+/// One endpoint of the API, declared once in `EndpointTable`: its method and path, who may call
+/// it, and how OpenAPI describes it. Routing, `Allow`, authorization and the document's paths are
+/// all derived from the table; the server maps each `ID` to its handler in one exhaustive switch.
+public struct Endpoint: Sendable {
+    /// Every endpoint by name; the raw value is its OpenAPI `operationId`.
+    public enum ID: String, Sendable, CaseIterable {
+        case executeService = "execute"
+        case executeEnvelope
+        case health
+        case openAPIDocument
+        case servicesHealth
+        case listServices, createService, getService, replaceService, deleteService
+        case listConnections, createConnection, getConnection, replaceConnection, deleteConnection
+        case listRetryPolicies, createRetryPolicy, getRetryPolicy, replaceRetryPolicy, deleteRetryPolicy
+        case listExecutions, getExecution, reprocessExecution
+        case getError
+    }
+
+    /// Who may call an endpoint.
+    public enum Access: Sendable {
+        /// No key: probes and the API's own description.
+        case anyone
+        /// Any valid key once keys exist; what a key may execute is checked per service.
+        case caller
+        /// Admin keys only, even while no key exists.
+        case admin
+    }
+
+    /// The request body OpenAPI declares.
+    public struct Body: Sendable {
+        public var schema: JSONValue
+        public var required: Bool
+    }
+
+    /// The answer when all goes well.
+    public struct Success: Sendable {
+        public var status: Int
+        public var description: String
+        /// Nil for answers without a body (204).
+        public var schema: JSONValue?
+    }
+
+    public var id: ID
+    public var method: HTTPMethod
+    public var path: PathPattern
+    public var access: Access
+    /// The OpenAPI tag: `services` for executions, `administration` for the rest.
+    public var tag: String
+    public var summary: String
+    /// OpenAPI parameter objects (or references) besides the correlation header.
+    public var parameters: [JSONValue]
+    public var body: Body?
+    public var success: Success
+    /// The errors it can answer besides those every endpoint of its access level can.
+    public var errors: [APIError.Code]
+
+    init(
+        _ id: ID, _ method: HTTPMethod, _ path: PathPattern, _ access: Access, tag: String = "administration",
+        summary: String, parameters: [JSONValue] = [], body: Body? = nil, success: Success,
+        errors: [APIError.Code] = []
+    ) {
+        self.id = id
+        self.method = method
+        self.path = path
+        self.access = access
+        self.tag = tag
+        self.summary = summary
+        self.parameters = parameters
+        self.body = body
+        self.success = success
+        self.errors = errors
+    }
+
+    /// The errors any endpoint with `access` can answer: a key is checked, and administration
+    /// reads and writes the control database on every call.
+    public var commonErrors: [APIError.Code] {
+        switch access {
+        case .anyone: [.internalError]
+        case .caller: [.unauthorized, .forbidden, .internalError]
+        case .admin: [.unauthorized, .forbidden, .internalError, .dbConnectionFailed]
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import SPOJSON
+
+/// Every endpoint of the API, in the order the OpenAPI document lists them.
+public enum EndpointTable {
+    public static let all: [Endpoint] =
+        execution + [
+            Endpoint(
+                .health, .get, "/api/health", .anyone, summary: "Liveness",
+                success: .init(status: 200, description: "Alive", schema: ref("schemas/Health"))),
+            Endpoint(
+                .openAPIDocument, .get, "/api/openapi.json", .anyone,
+                summary: "This document, generated from the live configuration",
+                success: .init(
+                    status: 200, description: "An OpenAPI 3.0.3 document", schema: .object(["type": .string("object")]))
+            ),
+            Endpoint(
+                .servicesHealth, .get, "/api/health/services", .admin,
+                summary: "Each connection's reachability, latency and breaker state",
+                success: .init(status: 200, description: "Health by connection", schema: ref("schemas/ServicesHealth"))),
+        ]
+        + collection(
+            ids: (.listServices, .createService, .getService, .replaceService, .deleteService),
+            path: "/api/services", item: "/api/services/{name}", schema: "ServiceDocument", parameter: "ServiceName",
+            missing: .serviceNotFound,
+            createNote: "With \"parameters\": \"discover\" they are read from the target database's catalog.")
+        + collection(
+            ids: (.listConnections, .createConnection, .getConnection, .replaceConnection, .deleteConnection),
+            path: "/api/connections", item: "/api/connections/{name}", schema: "Connection",
+            parameter: "ConnectionName", missing: .notFound,
+            createNote: "The secret is referenced by password_from, never stored or returned.")
+        + collection(
+            ids: (.listRetryPolicies, .createRetryPolicy, .getRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy),
+            path: "/api/retry-policies", item: "/api/retry-policies/{name}", schema: "RetryPolicy",
+            parameter: "RetryPolicyName", missing: .notFound, createNote: nil)
+        + audit
+
+    /// The endpoint `method` and `path` name, found by walking the table (the execute path, nearly
+    /// every request, takes a shorter way first).
+    public static func match(method: String, path: String) -> EndpointMatch {
+        if method == HTTPMethod.post.rawValue, let service = executedService(path) {
+            return .found(executeService, arguments: [service])
+        }
+        let segments = path.split(separator: "/")
+        var allowed: [HTTPMethod] = []
+        for endpoint in all {
+            guard let arguments = endpoint.path.match(segments) else { continue }
+            if endpoint.method.answers(method) { return .found(endpoint, arguments: arguments) }
+            allowed.append(endpoint.method)
+            if endpoint.method == .get { allowed.append(.head) }
+        }
+        if allowed.isEmpty { return .notFound }
+        return .methodNotAllowed(allowed: allowed.map(\.rawValue).joined(separator: ", "))
+    }
+
+    /// The endpoint named `id`.
+    public static func endpoint(_ id: Endpoint.ID) -> Endpoint {
+        guard let endpoint = all.first(where: { $0.id == id }) else {
+            preconditionFailure("endpoint \(id) is not in the table")
+        }
+        return endpoint
+    }
+
+    private static let executeService = endpoint(.executeService)
+
+    /// The `{name}` of `/api/services/{name}/execute`, found without splitting the path: nearly
+    /// every request takes this route, and splitting showed in profiles. Other spellings of the
+    /// path (doubled slashes) take the general way.
+    static func executedService(_ path: String) -> String? {
+        let prefix = "/api/services/".utf8
+        let suffix = "/execute".utf8
+        let utf8 = path.utf8
+        guard utf8.count > prefix.count + suffix.count, utf8.starts(with: prefix),
+            utf8.suffix(suffix.count).elementsEqual(suffix)
+        else { return nil }
+        let name = utf8.dropFirst(prefix.count).dropLast(suffix.count)
+        guard !name.contains(UInt8(ascii: "/")) else { return nil }
+        return String(Substring(name))
+    }
+
+    private static func ref(_ path: String) -> JSONValue { OpenAPIDocument.Components.ref(path) }
+}
+
+// MARK: - The declarations
+
+extension EndpointTable {
+    /// The two ways to run a service. OpenAPI spells the first out once per enabled service, with
+    /// the request and response schemas of its configuration.
+    static let execution: [Endpoint] = [
+        Endpoint(
+            .executeEnvelope, .post, "/api/execute", .caller, tag: "services",
+            summary: "Runs the service named in the body",
+            body: .init(schema: .object([:]), required: true),
+            success: .init(status: 200, description: "Executed", schema: ref("schemas/ExecutionResult")),
+            errors: executionErrors),
+        Endpoint(
+            .executeService, .post, "/api/services/{name}/execute", .caller, tag: "services",
+            summary: "Runs the service", parameters: [ref("parameters/ServiceName")],
+            body: .init(schema: .object([:]), required: false),
+            success: .init(status: 200, description: "Executed", schema: ref("schemas/ExecutionResult")),
+            errors: executionErrors),
+    ]
+
+    /// What an execution can end in, besides the errors every caller can get.
+    static let executionErrors: [APIError.Code] = [
+        .invalidParameters, .serviceNotFound, .payloadTooLarge, .unsupportedMediaType, .spExecutionFailed,
+        .dbConnectionFailed, .timeout,
+    ]
+
+    /// `GET/POST path` and `GET/PUT/DELETE item` over one document schema.
+    static func collection(
+        ids: (list: Endpoint.ID, create: Endpoint.ID, get: Endpoint.ID, replace: Endpoint.ID, delete: Endpoint.ID),
+        path: PathPattern, item: PathPattern, schema: String, parameter: String, missing: APIError.Code,
+        createNote: String?
+    ) -> [Endpoint] {
+        let document = ref("schemas/\(schema)")
+        let name = ref("parameters/\(parameter)")
+        let written: [APIError.Code] = [.invalidParameters, .conflict, .payloadTooLarge, .unsupportedMediaType]
+        let list: JSONValue = .object([
+            "type": .string("object"), "required": .array([.string("items")]),
+            "properties": .object(["items": .object(["type": .string("array"), "items": document])]),
+        ])
+        return [
+            Endpoint(
+                ids.list, .get, path, .admin, summary: "Lists them",
+                success: .init(status: 200, description: "The list", schema: list)),
+            Endpoint(
+                ids.create, .post, path, .admin, summary: "Creates one" + (createNote.map { ". " + $0 } ?? ""),
+                body: .init(schema: document, required: true),
+                success: .init(status: 201, description: "Created", schema: document), errors: written),
+            Endpoint(
+                ids.get, .get, item, .admin, summary: "One by name", parameters: [name],
+                success: .init(status: 200, description: "Found", schema: document), errors: [missing]),
+            Endpoint(
+                ids.replace, .put, item, .admin,
+                summary: "Creates or replaces one. A document read with GET can be sent back as it is; its "
+                    + "version (services) makes the change conditional: 409 if it changed since",
+                parameters: [name], body: .init(schema: document, required: true),
+                success: .init(status: 200, description: "Replaced", schema: document), errors: written),
+            Endpoint(
+                ids.delete, .delete, item, .admin, summary: "Deletes one (409 while services use it)",
+                parameters: [name], success: .init(status: 204, description: "Deleted", schema: nil),
+                errors: [missing, .conflict]),
+        ]
+    }
+
+    /// Executions and errors: read-only, but for reprocessing.
+    static var audit: [Endpoint] {
+        let id = ref("parameters/ExecutionID")
+        func query(_ name: String, _ description: String, _ schema: JSONValue) -> JSONValue {
+            .object([
+                "name": .string(name), "in": .string("query"), "required": .bool(false),
+                "description": .string(description), "schema": schema,
+            ])
+        }
+        let dateTime: JSONValue = .object(["type": .string("string"), "format": .string("date-time")])
+        let reprocessBody: JSONValue = .object([
+            "type": .string("object"), "additionalProperties": .bool(false),
+            "properties": .object([
+                "reason": .object(["type": .string("string"), "description": .string("Why it is run again")]),
+                "parameters": .object([
+                    "type": .string("object"),
+                    "description": .string("Parameters to use instead of the original ones"),
+                ]),
+            ]),
+        ])
+        return [
+            Endpoint(
+                .listExecutions, .get, "/api/executions", .admin,
+                summary: "Executions, a page at a time (cursor pagination)",
+                parameters: [
+                    query("service", "Only this service's", .object(["type": .string("string")])),
+                    query("status", "Only those that ended so", ref("schemas/ExecutionStatus")),
+                    query("since", "Started at or after", dateTime),
+                    query("until", "Started before", dateTime),
+                    query("limit", "Page size", .object(["type": .string("integer"), "minimum": .number(1)])),
+                    query("cursor", "next_cursor of the previous page", .object(["type": .string("string")])),
+                ],
+                success: .init(status: 200, description: "One page", schema: ref("schemas/ExecutionPage")),
+                errors: [.invalidParameters]),
+            Endpoint(
+                .getExecution, .get, "/api/executions/{id}", .admin,
+                summary: "One execution with its attempts, errors and reprocessing history", parameters: [id],
+                success: .init(status: 200, description: "Found", schema: ref("schemas/Execution")),
+                errors: [.notFound]),
+            Endpoint(
+                .reprocessExecution, .post, "/api/executions/{id}/reprocess", .admin,
+                summary: "Runs an execution again, linked both ways to the original", parameters: [id],
+                body: .init(schema: reprocessBody, required: false),
+                success: .init(status: 200, description: "Executed again", schema: ref("schemas/ExecutionResult")),
+                // The re-run can fail like any execution.
+                errors: [
+                    .invalidParameters, .notFound, .payloadTooLarge, .unsupportedMediaType, .spExecutionFailed,
+                    .timeout,
+                ]),
+            Endpoint(
+                .getError, .get, "/api/errors/{reference}", .admin,
+                summary: "One error by the reference a client was given",
+                parameters: [ref("parameters/ErrorReference")],
+                success: .init(status: 200, description: "Found", schema: ref("schemas/ErrorRecord")),
+                errors: [.notFound]),
+        ]
+    }
+}

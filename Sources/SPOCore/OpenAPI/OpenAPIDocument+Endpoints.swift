@@ -1,0 +1,71 @@
+import SPOJSON
+
+// MARK: - Paths from the endpoint table
+
+extension OpenAPIDocument {
+    /// The document's paths: one per endpoint of `EndpointTable`, in its order, the execute path
+    /// spelled out once per enabled service.
+    static func paths(_ services: [ServiceDefinition]) -> [JSONValue.Member] {
+        var paths: [(path: String, operations: [JSONValue.Member])] = []
+        func add(_ path: String, _ method: HTTPMethod, _ operation: JSONValue) {
+            if let index = paths.firstIndex(where: { $0.path == path }) {
+                paths[index].operations.append(.init(method.openAPIKey, operation))
+            } else {
+                paths.append((path, [.init(method.openAPIKey, operation)]))
+            }
+        }
+        for endpoint in EndpointTable.all {
+            switch endpoint.id {
+            case .executeService:
+                for service in services {
+                    add("/api/services/\(service.name)/execute", endpoint.method, executePath(service)["post"] ?? .null)
+                }
+            case .executeEnvelope:
+                add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)
+            default:
+                add(endpoint.path.description, endpoint.method, operation(endpoint))
+            }
+        }
+        return paths.map { .init($0.path, .object($0.operations)) }
+    }
+
+    /// An operation as the table declares it.
+    static func operation(_ endpoint: Endpoint) -> JSONValue {
+        var members: [JSONValue.Member] = [
+            .init("tags", .array([.string(endpoint.tag)])), .init("operationId", .string(endpoint.id.rawValue)),
+            .init("summary", .string(endpoint.summary)),
+        ]
+        if endpoint.access != .anyone { members.append(.init("security", bearer)) }
+        members.append(
+            .init("parameters", .array(endpoint.parameters + [Components.ref("parameters/CorrelationID")])))
+        if let body = endpoint.body {
+            members.append(
+                .init(
+                    "requestBody",
+                    .object([
+                        "required": .bool(body.required),
+                        "content": .object(["application/json": .object(["schema": body.schema])]),
+                    ])))
+        }
+        var responses: [(String, JSONValue)] = [
+            (String(endpoint.success.status), response(endpoint.success.description, endpoint.success.schema))
+        ]
+        for code in Set(endpoint.commonErrors + endpoint.errors) {
+            responses.append((String(code.httpStatus), Components.ref("responses/\(Components.responseName(code))")))
+        }
+        members.append(.init("responses", .object(responses.sorted { $0.0 < $1.0 }.map { .init($0.0, $0.1) })))
+        return .object(members)
+    }
+
+    /// A response with the correlation header and, when there is one, its body's schema.
+    static func response(_ description: String, _ schema: JSONValue?) -> JSONValue {
+        var members: [JSONValue.Member] = [
+            .init("description", .string(description)),
+            .init("headers", .object(["X-Correlation-ID": Components.ref("headers/X-Correlation-ID")])),
+        ]
+        if let schema {
+            members.append(.init("content", .object(["application/json": .object(["schema": schema])])))
+        }
+        return .object(members)
+    }
+}
