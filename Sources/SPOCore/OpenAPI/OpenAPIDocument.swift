@@ -605,9 +605,10 @@ extension OpenAPIDocument {
                         "put": operation(
                             "replace\(noun)",
                             "Creates or replaces one. A document read with GET can be sent back as it is; its "
-                                + "version (services) makes the change conditional: 409 if it changed since",
+                                + "version (services) makes the change conditional: 409 if it changed since, "
+                                + "404 if it is gone",
                             parameters: [name], body: document, success: ("200", response("Replaced", document)),
-                            errors: written),
+                            errors: written + ["404"]),
                         "delete": operation(
                             "delete\(noun)", "Deletes one (409 while services use it)", parameters: [name],
                             success: ("204", response("Deleted", nil)), errors: ["404", "409"]),
@@ -644,6 +645,11 @@ extension OpenAPIDocument {
                         "type": .string("object"),
                         "description": .string("Parameters to use instead of the original ones"),
                     ]),
+                    "force": .object([
+                        "type": .string("boolean"), "default": .bool(false),
+                        "description": .string(
+                            "Run it again although it succeeded, was rejected or was reprocessed already"),
+                    ]),
                 ]),
             ])
             let reprocess = operation(
@@ -651,7 +657,7 @@ extension OpenAPIDocument {
                 parameters: [id], body: reprocessBody, bodyRequired: false,
                 success: ("200", response("Executed again", Components.ref("schemas/ExecutionResult"))),
                 // The re-run can fail like any execution.
-                errors: ["400", "404", "413", "415", "502", "503", "504"])
+                errors: ["400", "404", "409", "413", "415", "502", "503", "504"])
             return [
                 .init("/api/executions", .object(["get": list])),
                 .init(
