@@ -32,9 +32,11 @@ import Testing
         }
 
         /// Every worker sends the same request at once.
-        func everyone(_ method: String, _ path: String, _ body: @escaping @Sendable (Int) -> String) -> [Reply] {
+        func everyone(_ method: String, _ path: String, _ body: @escaping @Sendable (Int) -> String) throws
+            -> [Reply]
+        {
             let key = admin.key
-            return crowd.send { index in
+            return try crowd.send { index in
                 HTTPRequest(
                     method: method, path: path,
                     headers: ["authorization": "Bearer \(key)", "content-type": "application/json"],
@@ -59,7 +61,7 @@ import Testing
         for round in 0..<6 {
             let name = "crowd_\(round)"
             let body = service(name)
-            let replies = world.everyone("POST", "/api/services") { _ in body }
+            let replies = try world.everyone("POST", "/api/services") { _ in body }
             #expect(statuses(replies) == [201: 1, 409: world.crowd.size - 1], "\(replies.map(\.text))")
             for reply in replies where reply.status == 409 {
                 let error = try world.fixture.expectError(reply, "CONFLICT", status: 409)
@@ -76,7 +78,7 @@ import Testing
     @Test func concurrentPostsOfOneConnectionAndOnePolicyCreateEachOnce() throws {
         let world = try World()
         for round in 0..<4 {
-            let connection = world.everyone("POST", "/api/connections") { index in
+            let connection = try world.everyone("POST", "/api/connections") { index in
                 #"{"name": "spare-\#(round)", "conninfo": "host=/nonexistent dbname=w\#(index)"}"#
             }
             #expect(statuses(connection) == [201: 1, 409: world.crowd.size - 1], "\(connection.map(\.text))")
@@ -86,7 +88,7 @@ import Testing
                 try world.fixture.value("SELECT conninfo FROM spo.connection WHERE name = $1", ["spare-\(round)"])
                     == winner)
 
-            let policy = world.everyone("POST", "/api/retry-policies") { index in
+            let policy = try world.everyone("POST", "/api/retry-policies") { index in
                 #"{"name": "patient-\#(round)", "max_attempts": \#(index + 1)}"#
             }
             #expect(statuses(policy) == [201: 1, 409: world.crowd.size - 1], "\(policy.map(\.text))")
@@ -129,7 +131,7 @@ import Testing
         for round in 0..<6 {
             let version = round + 1
             #expect(world.send("GET", "/api/services/contested").json["version"] == .number(version))
-            let replies = world.everyone("PUT", "/api/services/contested") { index in
+            let replies = try world.everyone("PUT", "/api/services/contested") { index in
                 #"{"version": \#(version), "description": "writer \#(index)", "connection": "demo", "#
                     + #""procedure": "demo.customer_count", "parameters": "discover"}"#
             }

@@ -92,7 +92,7 @@ import Testing
         for round in 0..<5 {
             let failed = try world.admin.executionID(
                 world.admin.execute("business_failure", #"{"p_code": "E20\#(round)"}"#))
-            let replies = world.everyone("POST", "/api/executions/\(failed)/reprocess") { index in
+            let replies = try world.everyone("POST", "/api/executions/\(failed)/reprocess") { index in
                 #"{"reason": "worker \#(index)"}"#
             }
             #expect(statuses(replies) == [502: 1, 409: world.crowd.size - 1], "\(replies.map(\.text))")
@@ -107,12 +107,14 @@ import Testing
     }
 
     /// With force, reprocessing the same execution again later is legitimate; at the same time it
-    /// is not: while one re-run is running, the others are refused.
+    /// is not: while one re-run is running (0.8 s, so every request of the crowd comes while it
+    /// does), the others are refused.
     @Test func concurrentForcedRequestsRunOneAtATime() throws {
         let world = try AdminWritesTests.World()
-        let original = try world.admin.executionID(world.admin.execute("slow", #"{"p_seconds": 0.3}"#))
+        let original = try world.admin.executionID(world.admin.execute("slow", #"{"p_seconds": 0.8}"#))
         for round in 1...3 {
-            let replies = world.everyone("POST", "/api/executions/\(original)/reprocess") { _ in #"{"force": true}"# }
+            let replies = try world.everyone("POST", "/api/executions/\(original)/reprocess") { _ in #"{"force": true}"#
+            }
             #expect(statuses(replies) == [200: 1, 409: world.crowd.size - 1], "\(replies.map(\.text))")
             let ran = try #require(replies.first { $0.status == 200 }?.json["execution_id"]?.stringValue)
             for reply in replies where reply.status == 409 {

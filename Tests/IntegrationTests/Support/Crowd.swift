@@ -23,7 +23,7 @@ final class Crowd {
     var size: Int { handlers.count }
 
     /// Every worker sends `request(index)` at once; the replies in worker order.
-    func send(_ request: @escaping @Sendable (Int) -> HTTPRequest) -> [Reply] {
+    func send(_ request: @escaping @Sendable (Int) -> HTTPRequest) throws -> [Reply] {
         let replies = Mutex([Int: UncheckedBox<Reply>]())
         let ready = DispatchGroup()
         let done = DispatchGroup()
@@ -42,7 +42,9 @@ final class Crowd {
         }
         ready.wait()
         for _ in handlers { go.signal() }
-        precondition(done.wait(timeout: .now() + 60) == .success, "a worker of the crowd did not answer in 60 s")
+        guard done.wait(timeout: .now() + 60) == .success else {
+            throw SystemFailure(description: "a worker of the crowd did not answer within 60 s")
+        }
         return replies.withLock { all in (0..<handlers.count).map { all[$0]!.value } }
     }
 }
