@@ -322,7 +322,7 @@ private let fullService = """
 
     @Test(arguments: [
         "postgresql://app@db/demo", "postgresql://db:5432/demo", "postgresql:///demo?host=/run/postgresql",
-        "postgresql://app@db/demo?options=-c%20a=b:c", "host=db user=app dbname=demo",
+        "postgresql://app@db/demo?options=-c%20a%3Db:c", "host=db user=app dbname=demo",
     ])
     func conninfoWithoutAPasswordIsAccepted(conninfo: String) throws {
         let connection = try ServiceDocument.connection(

@@ -382,6 +382,29 @@ def test_reprocess_a_failed_execution_with_a_reason_and_follow_the_link(signed_i
     assert page.driver.current_url.endswith(f"#/executions/{old}")
 
 
+def test_reprocessing_a_succeeded_execution_needs_force(signed_in, spo):
+    page = signed_in
+    done = spo.execute("customer_count", {})
+    assert done.status_code == 200, done.text
+    old = done.headers["X-Execution-ID"]
+    page.go(f"/executions/{old}")
+    page.wait_text("#exec-status", "succeeded")
+    assert "needed here" in page.text("label[for='reprocess-force']")
+    page.fill("#reprocess-reason", "recount after the import")
+    page.click("#reprocess-submit")
+    text = page.wait_alert("CONFLICT")
+    assert '"force": true' in text, text
+    page.wait_text("#reprocess-output", "Nothing ran")
+    assert execution(spo, old)["reprocessed_as"] == []
+
+    page.click("#reprocess-force")
+    page.click("#reprocess-submit")
+    page.wait_text("#reprocess-status", "succeeded")
+    new = page.visible("#reprocess-link").get_attribute("href").rsplit("/", 1)[1]
+    page.wait_text("#exec-reprocessed-as", new)
+    assert [r["forced"] for r in execution(spo, old)["reprocessed_as"]] == [True]
+
+
 def test_values_from_the_api_render_as_text_never_as_html(signed_in, spo, services):
     page = signed_in
     name = unique("ui_xss")

@@ -71,9 +71,12 @@ def test_executions_and_errors_match_the_document(spo, document):
     conforms(document, "/api/errors/{reference}", "get", call(spo, "GET", f"/api/errors/{error['reference']}"))
 
     again = call(spo, "POST", f"/api/executions/{succeeded.json()['execution_id']}/reprocess",
-                 json={"reason": "conformance"})
+                 json={"reason": "conformance", "force": True})
     assert again.status_code == 200, again.text
     conforms(document, "/api/executions/{id}/reprocess", "post", again)
+    refused = call(spo, "POST", f"/api/executions/{succeeded.json()['execution_id']}/reprocess", json={})
+    assert refused.status_code == 409, refused.text  # succeeded, and reprocessed already: force needed
+    conforms(document, "/api/executions/{id}/reprocess", "post", refused)
 
 
 def test_writes_and_their_errors_match_the_document(spo, document):

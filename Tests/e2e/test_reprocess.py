@@ -1,6 +1,7 @@
 """POST /api/executions/{id}/reprocess through the real stack: a re-run, linked both ways."""
 from __future__ import annotations
 
+import threading
 import uuid
 
 import requests
@@ -29,7 +30,12 @@ def _reprocessing_rows(spo, original):
 def test_a_reprocessed_execution_is_linked_both_ways(spo):
     first, original = _execute(spo, "customer_get", {"p_id": 11})
     assert first.status_code == 200
-    again = _reprocess(spo, original, {"reason": "checking the balance again"})
+    # It succeeded: running it again takes "force" (and a refusal runs and links nothing).
+    refused = _reprocess(spo, original, {"reason": "checking the balance again"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "CONFLICT", refused.text
+    assert '"force": true' in refused.json()["error"]["message"] and "X-Execution-ID" not in refused.headers
+    assert _reprocessing_rows(spo, original) == 0
+    again = _reprocess(spo, original, {"reason": "checking the balance again", "force": True})
     assert again.status_code == 200, again.text
     body = again.json()
     assert body["reprocess_of"] == original and body["data"] == first.json()["data"]
@@ -57,11 +63,13 @@ def test_a_failed_execution_can_be_rerun_with_other_parameters(spo):
 
 
 def test_refused_reprocessing_changes_nothing(spo):
-    _, original = _execute(spo, "customer_get", {"p_id": 12})
+    _, original = _execute(spo, "note_add", {"p_customer_id": 999999, "p_note": "no such customer"})
     before = _reprocessing_rows(spo, original)
     executions_before = int(spo.psql("SELECT count(*) FROM spo.service_execution"))
-    bad = _reprocess(spo, original, {"parameters": {"p_id": 0}})
-    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["parameter"] == "p_id"
+    bad = _reprocess(spo, original, {"parameters": {"p_customer_id": 0, "p_note": "x"}})
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["parameter"] == "p_customer_id"
+    not_a_flag = _reprocess(spo, original, {"force": "yes"})
+    assert not_a_flag.status_code == 400 and not_a_flag.json()["error"]["details"][0]["parameter"] == "force"
     unknown_field = _reprocess(spo, original, {"why": "typo"})
     assert unknown_field.status_code == 400
     assert _reprocessing_rows(spo, original) == before
@@ -78,3 +86,27 @@ def test_only_admin_keys_reprocess(spo):
     assert _reprocess(spo, original, headers={"Authorization": f"Bearer {key}"}).status_code == 403
     assert _reprocess(spo, original, headers={"Authorization": ""}).status_code == 401
     assert _reprocessing_rows(spo, original) == 0
+
+
+def test_concurrent_requests_through_the_pool_reprocess_one_execution_once(spo):
+    for _ in range(3):
+        failed, original = _execute(spo, "business_failure", {"p_code": "E303"})
+        assert failed.status_code == 502
+        barrier = threading.Barrier(12)
+        responses = [None] * 12
+
+        def run(index):
+            barrier.wait(timeout=30)
+            responses[index] = _reprocess(spo, original, {"reason": f"request {index}"})
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [409] * 11 + [502], [r.text for r in responses]
+        ran = next(r for r in responses if r.status_code == 502).headers["X-Execution-ID"]
+        assert all("X-Execution-ID" not in r.headers for r in responses if r.status_code == 409)
+        assert _reprocessing_rows(spo, original) == 1
+        assert spo.psql(f"SELECT id FROM spo.service_execution WHERE reprocess_of = '{original}'").split() == [ran]

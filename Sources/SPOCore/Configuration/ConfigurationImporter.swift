@@ -97,6 +97,26 @@ public struct ConfigurationImporter {
         return (draft, routine, configured)
     }
 
+    /// Checks one service against its target database, then writes it under `mode` in one
+    /// statement (service and configuration rows together) and reads it back in the same
+    /// transaction, so the answer is this write, not a later one. Throws `ConfigurationError`
+    /// for a bad document, `WriteConflict` when `mode` refuses, `PGError` otherwise.
+    public func write(_ draft: ServiceDocument.Draft, mode: WriteMode) throws -> ServiceDefinition {
+        let resolved = try resolve(draft, in: try ConfigurationStore.load(from: control))
+        try control.execute("BEGIN")
+        do {
+            try Self.write(resolved.0, routine: resolved.1, parameters: resolved.2, mode: mode, on: control)
+            guard let stored = try ConfigurationStore.load(from: control).services[draft.name] else {
+                throw PGError(kind: .server, sqlstate: "XX000", message: "service \(draft.name) cannot be read back")
+            }
+            try control.execute("COMMIT")
+            return stored
+        } catch {
+            _ = try? control.execute("ROLLBACK")
+            throw error
+        }
+    }
+
     static func split(_ document: JSONValue) throws(ConfigurationError)
         -> ([ConnectionDefinition], [RetryPolicy], [ServiceDocument.Draft])
     {
@@ -175,21 +195,54 @@ public struct ConfigurationImporter {
             """, [connection.name, connection.conninfo, connection.passwordFrom, connection.description])
     }
 
+    /// Inserts a new connection; `WriteConflict.exists` when the name is taken.
+    public static func insert(_ connection: ConnectionDefinition, on control: PGConnection) throws {
+        try refusingDuplicate("connection", connection.name) { () throws(PGError) in
+            try control.execute(
+                "INSERT INTO spo.connection (name, conninfo, password_from, description) VALUES ($1, $2, $3, $4)",
+                [connection.name, connection.conninfo, connection.passwordFrom, connection.description])
+        }
+    }
+
     public static func upsert(_ policy: RetryPolicy, on control: PGConnection) throws(PGError) {
-        let states = "{" + policy.retryableSQLStates.joined(separator: ",") + "}"
         try control.execute(
-            """
-            INSERT INTO spo.service_retry_policy (name, max_attempts, initial_backoff_ms, multiplier, max_backoff_ms,
-                jitter, retryable_sqlstates) VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (name) DO UPDATE SET max_attempts = EXCLUDED.max_attempts,
-                initial_backoff_ms = EXCLUDED.initial_backoff_ms, multiplier = EXCLUDED.multiplier,
-                max_backoff_ms = EXCLUDED.max_backoff_ms, jitter = EXCLUDED.jitter,
-                retryable_sqlstates = EXCLUDED.retryable_sqlstates, updated_at = now()
-            """,
-            [
-                policy.name, String(policy.maxAttempts), String(policy.initialBackoffMilliseconds),
-                String(policy.multiplier), String(policy.maxBackoffMilliseconds), String(policy.jitter), states,
-            ])
+            policyInsert + """
+                ON CONFLICT (name) DO UPDATE SET max_attempts = EXCLUDED.max_attempts,
+                    initial_backoff_ms = EXCLUDED.initial_backoff_ms, multiplier = EXCLUDED.multiplier,
+                    max_backoff_ms = EXCLUDED.max_backoff_ms, jitter = EXCLUDED.jitter,
+                    retryable_sqlstates = EXCLUDED.retryable_sqlstates, updated_at = now()
+                """, values(policy))
+    }
+
+    /// Inserts a new retry policy; `WriteConflict.exists` when the name is taken.
+    public static func insert(_ policy: RetryPolicy, on control: PGConnection) throws {
+        try refusingDuplicate("retry policy", policy.name) { () throws(PGError) in
+            try control.execute(policyInsert, values(policy))
+        }
+    }
+
+    private static let policyInsert = """
+        INSERT INTO spo.service_retry_policy (name, max_attempts, initial_backoff_ms, multiplier, max_backoff_ms,
+            jitter, retryable_sqlstates) VALUES ($1, $2, $3, $4, $5, $6, $7)
+
+        """
+
+    private static func values(_ policy: RetryPolicy) -> [String?] {
+        [
+            policy.name, String(policy.maxAttempts), String(policy.initialBackoffMilliseconds),
+            String(policy.multiplier), String(policy.maxBackoffMilliseconds), String(policy.jitter),
+            "{" + policy.retryableSQLStates.joined(separator: ",") + "}",
+        ]
+    }
+
+    /// Runs an insert; a unique violation (another writer has the name, committed or about to be)
+    /// becomes `WriteConflict.exists`.
+    private static func refusingDuplicate(_ kind: String, _ name: String, _ insert: () throws(PGError) -> Void) throws {
+        do throws(PGError) {
+            try insert()
+        } catch  where error.sqlstate == "23505" {
+            throw WriteConflict.exists(kind: kind, name: name)
+        }
     }
 
     public static func upsert(
@@ -205,17 +258,66 @@ public struct ConfigurationImporter {
                     kind = EXCLUDED.kind, connection = EXCLUDED.connection, timeout_ms = EXCLUDED.timeout_ms,
                     retry_policy = EXCLUDED.retry_policy
                 RETURNING id)
-            INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters)
-            SELECT id, $8, $9, $10::jsonb FROM s
-            ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
-                result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters, updated_at = now()
-            """,
-            [
-                draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue, draft.connection,
-                String(draft.timeoutMilliseconds), draft.retryPolicy, routine.name.description,
-                routine.resultShape.rawValue,
-                JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
-            ])
+            """ + configurationWrite, values(draft, routine, parameters))
+    }
+
+    /// Writes a checked service under `mode`: one statement for both rows.
+    static func write(
+        _ draft: ServiceDocument.Draft, routine: RoutineDescription, parameters: [ParameterSpec], mode: WriteMode,
+        on control: PGConnection
+    ) throws {
+        switch mode {
+        case .upsert:
+            try upsert(draft, routine: routine, parameters: parameters, on: control)
+        case .create:
+            try refusingDuplicate("service", draft.name) { () throws(PGError) in
+                try control.execute(
+                    """
+                    WITH s AS (
+                        INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, retry_policy)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        RETURNING id)
+                    """ + configurationWrite, values(draft, routine, parameters))
+            }
+        case .replace(let version):
+            // Of two writers that read the same version, the second waits for the first's row lock,
+            // then finds the version moved on (PostgreSQL re-checks the WHERE on the new row).
+            let written = try control.execute(
+                """
+                WITH s AS (
+                    UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
+                        timeout_ms = $6, retry_policy = $7
+                    WHERE name = $1 AND version = $11
+                    RETURNING id)
+                """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
+            if written.affectedRows == 0 {
+                let current = try control.execute("SELECT version FROM spo.service WHERE name = $1", [draft.name])
+                guard current.rowCount > 0, let now = current.value(0, 0).flatMap(Int.init) else {
+                    throw WriteConflict.missing(name: draft.name)
+                }
+                throw WriteConflict.changed(name: draft.name, expected: version, current: now)
+            }
+        }
+    }
+
+    /// The configuration row of the service row `s` a statement wrote.
+    private static let configurationWrite = """
+
+        INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters)
+        SELECT id, $8, $9, $10::jsonb FROM s
+        ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
+            result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters, updated_at = now()
+        """
+
+    private static func values(
+        _ draft: ServiceDocument.Draft, _ routine: RoutineDescription, _ parameters: [ParameterSpec]
+    ) -> [String?] {
+        [
+            draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue, draft.connection,
+            String(draft.timeoutMilliseconds), draft.retryPolicy, routine.name.description,
+            routine.resultShape.rawValue,
+            JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
+        ]
     }
 
     /// The whole configuration as one document, sorted by name (stable diffs in version control).

@@ -112,16 +112,7 @@ public enum ServiceDocument {
             reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter")
         }
         let conninfo = reader.string("conninfo") ?? ""
-        // A URI carries it as `postgresql://user:secret@host/…`.
-        let lowered = conninfo.lowercased()
-        let uriUserInfo = ["postgresql://", "postgres://"].first(where: lowered.hasPrefix).flatMap { scheme in
-            let authority = lowered.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
-            return authority.lastIndex(of: "@").map { authority[..<$0] }
-        }
-        if lowered.contains("password") || uriUserInfo?.contains(":") == true {
-            reader.problem(
-                "conninfo", "must not contain a password; reference it with password_from (env:NAME or file:/path)")
-        }
+        if let problem = ConninfoRules.problem(in: conninfo) { reader.problem("conninfo", problem) }
         let passwordFrom = reader.string("password_from", default: nil)
         if let passwordFrom, !(passwordFrom.hasPrefix("env:") || passwordFrom.hasPrefix("file:")) {
             reader.problem("password_from", "must be env:NAME or file:/path")

@@ -133,9 +133,9 @@ extension EndpointTable {
             Endpoint(
                 ids.replace, .put, item, .admin,
                 summary: "Creates or replaces one. A document read with GET can be sent back as it is; its "
-                    + "version (services) makes the change conditional: 409 if it changed since",
+                    + "version (services) makes the change conditional: 409 if it changed since, 404 if it is gone",
                 parameters: [name], body: .init(schema: document, required: true),
-                success: .init(status: 200, description: "Replaced", schema: document), errors: written),
+                success: .init(status: 200, description: "Replaced", schema: document), errors: written + [missing]),
             Endpoint(
                 ids.delete, .delete, item, .admin, summary: "Deletes one (409 while services use it)",
                 parameters: [name], success: .init(status: 204, description: "Deleted", schema: nil),
@@ -160,6 +160,11 @@ extension EndpointTable {
                 "parameters": .object([
                     "type": .string("object"),
                     "description": .string("Parameters to use instead of the original ones"),
+                ]),
+                "force": .object([
+                    "type": .string("boolean"), "default": .bool(false),
+                    "description": .string(
+                        "Run it again although it succeeded, was rejected or was reprocessed already"),
                 ]),
             ]),
         ])
@@ -189,8 +194,8 @@ extension EndpointTable {
                 success: .init(status: 200, description: "Executed again", schema: ref("schemas/ExecutionResult")),
                 // The re-run can fail like any execution.
                 errors: [
-                    .invalidParameters, .notFound, .payloadTooLarge, .unsupportedMediaType, .spExecutionFailed,
-                    .timeout,
+                    .invalidParameters, .notFound, .conflict, .payloadTooLarge, .unsupportedMediaType,
+                    .spExecutionFailed, .timeout,
                 ]),
             Endpoint(
                 .getError, .get, "/api/errors/{reference}", .admin,

@@ -9,23 +9,23 @@ struct AdminWrites {
     let targets: TargetConnections
 
     /// Status and body (nil for 204) of a POST, PUT or DELETE on `resource`.
+    ///
+    /// POST is a plain insert (409 when the name is taken, however close the other writer came);
+    /// PUT replaces, or creates what is missing, and a service document that carries its `version`
+    /// replaces only that version (409 when it moved on, 404 when the service is gone). Connections
+    /// and retry policies have no version: a PUT of one is last-write-wins.
     func respond(to resource: AdminRoute, method: String, body: JSONValue) throws(APIError) -> (Int, JSONValue?) {
         switch (resource, method) {
         case (.services, "POST"):
-            let name = try requiredName(body)
-            if try exists("spo.service", name) { throw APIError(.conflict, "a service named \(name) exists; use PUT") }
-            return (201, try importService(body, name: name))
+            _ = try requiredName(body)
+            return (201, try writeService(body, mode: .create))
         case (.service(let name), "PUT"):
-            try checkVersion(body, of: name)
-            return (200, try importService(try named(body, name), name: name))
+            return (200, try writeService(try named(body, name), mode: try putMode(body)))
         case (.connections, "POST"):
             let connection = try read { () throws(ConfigurationError) in
                 try ServiceDocument.connection(from: body, path: "connection")
             }
-            if try exists("spo.connection", connection.name) {
-                throw APIError(.conflict, "a connection named \(connection.name) exists; use PUT")
-            }
-            try write { control throws(PGError) in try ConfigurationImporter.upsert(connection, on: control) }
+            try write { control in try ConfigurationImporter.insert(connection, on: control) }
             return (201, ServiceDocument.document(for: connection))
         default:
             return try respondToEntry(resource, method, body)
@@ -41,7 +41,7 @@ struct AdminWrites {
             let connection = try read { () throws(ConfigurationError) in
                 try ServiceDocument.connection(from: document, path: "connection")
             }
-            try write { control throws(PGError) in try ConfigurationImporter.upsert(connection, on: control) }
+            try write { control in try ConfigurationImporter.upsert(connection, on: control) }
             return (200, ServiceDocument.document(for: connection))
         case (.retryPolicies, "POST"), (.retryPolicy, "PUT"):
             let document: JSONValue
@@ -49,10 +49,11 @@ struct AdminWrites {
             let policy = try read { () throws(ConfigurationError) in
                 try ServiceDocument.retryPolicy(from: document, path: "retry_policy")
             }
-            if method == "POST", try exists("spo.service_retry_policy", policy.name) {
-                throw APIError(.conflict, "a retry policy named \(policy.name) exists; use PUT")
+            if method == "POST" {
+                try write { control in try ConfigurationImporter.insert(policy, on: control) }
+            } else {
+                try write { control in try ConfigurationImporter.upsert(policy, on: control) }
             }
-            try write { control throws(PGError) in try ConfigurationImporter.upsert(policy, on: control) }
             return (method == "POST" ? 201 : 200, ServiceDocument.document(for: policy))
         case (.service(let name), "DELETE"):
             try delete("spo.service", name, what: "service")
@@ -71,45 +72,22 @@ struct AdminWrites {
 
     // MARK: - Steps
 
-    private func importService(_ document: JSONValue, name: String) throws(APIError) -> JSONValue {
-        do {
-            let connection = try control.open()
-            _ = try ConfigurationImporter(control: connection, targets: targets).importDocument(document)
-            guard let service = try ConfigurationStore.load(from: connection).services[name] else {
-                throw APIError(.internalError, "service \(name) was written but cannot be read back")
-            }
-            return AdminAPI.document(for: service)
-        } catch let error as ConfigurationError {
-            throw Self.invalid(error)
-        } catch let error as PGError {
-            throw Self.unavailable(error)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError(.internalError, "\(error)")
+    private func writeService(_ document: JSONValue, mode: WriteMode) throws(APIError) -> JSONValue {
+        let draft = try read { () throws(ConfigurationError) in try ServiceDocument.draft(from: document) }
+        let stored = try write { control in
+            try ConfigurationImporter(control: control, targets: targets).write(draft, mode: mode)
         }
+        return AdminAPI.document(for: stored)
     }
 
-    /// Optimistic concurrency: a document that carries the `version` it was read at replaces the
-    /// service only if nobody changed it since (409 otherwise); without `version`, last write wins.
-    private func checkVersion(_ body: JSONValue, of name: String) throws(APIError) {
-        guard let expected = body["version"] else { return }
-        guard let expectedVersion = expected.intValue else {
+    /// Optimistic concurrency: a document that carries the `version` it was read at replaces that
+    /// version only; without `version`, last write wins.
+    private func putMode(_ body: JSONValue) throws(APIError) -> WriteMode {
+        guard let given = body["version"] else { return .upsert }
+        guard let version = given.intValue else {
             throw .invalidParameters([ParameterProblem(parameter: "version", problem: "must be an integer")])
         }
-        let current: String?
-        do throws(PGError) {
-            current = try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try connection.execute("SELECT version FROM spo.service WHERE name = $1", [name]).value(0, 0)
-            }
-        } catch {
-            throw Self.unavailable(error)
-        }
-        if let current, current != String(expectedVersion) {
-            throw APIError(
-                .conflict,
-                "the service \(name) changed since version \(expectedVersion) (now \(current)); read it again")
-        }
+        return .replace(version: version)
     }
 
     private func requiredName(_ body: JSONValue) throws(APIError) -> String {
@@ -140,17 +118,17 @@ struct AdminWrites {
         do throws(ConfigurationError) { return try body() } catch { throw Self.invalid(error) }
     }
 
-    private func write(_ body: (PGConnection) throws(PGError) -> Void) throws(APIError) {
-        do throws(PGError) { try control.withConnection(body) } catch { throw Self.unavailable(error) }
-    }
-
-    private func exists(_ table: String, _ name: String) throws(APIError) -> Bool {
-        do throws(PGError) {
-            return try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try connection.execute("SELECT 1 FROM \(table) WHERE name = $1", [name]).rowCount > 0
+    /// Runs `body` on the control connection, once more on a fresh one when the connection broke
+    /// (PostgreSQL restarted since the last write).
+    private func write<T>(_ body: (PGConnection) throws -> T) throws(APIError) -> T {
+        do {
+            do {
+                return try body(try control.open())
+            } catch let error as PGError where error.kind == .connection {
+                return try body(try control.open())
             }
         } catch {
-            throw Self.unavailable(error)
+            throw Self.refusal(error)
         }
     }
 
@@ -166,6 +144,18 @@ struct AdminWrites {
             throw Self.unavailable(error)
         }
         if deleted == 0 { throw APIError(.notFound, "no \(what) named \(name)") }
+    }
+
+    /// What the client sees of a failed write.
+    static func refusal(_ error: any Error) -> APIError {
+        switch error {
+        case let error as ConfigurationError: invalid(error)
+        case WriteConflict.missing(let name): APIError(.serviceNotFound, WriteConflict.missing(name: name).description)
+        case let error as WriteConflict: APIError(.conflict, error.description)
+        case let error as PGError: unavailable(error)
+        case let error as APIError: error
+        default: APIError(.internalError, "\(error)")
+        }
     }
 
     static func invalid(_ error: ConfigurationError) -> APIError {

@@ -109,26 +109,17 @@ struct ExecutionQueries {
         return found
     }
 
-    /// The service and parameters of a recorded execution.
-    func original(_ id: String) throws(APIError) -> (service: String, parameters: JSONValue?) {
+    /// The service, parameters and status of a recorded execution.
+    func original(_ id: String) throws(APIError) -> (service: String, parameters: JSONValue?, status: String) {
         guard ExecutionQueries.isUUID(id),
             let found = try optionalJSON(
-                "SELECT json_build_object('service', service_name, 'parameters', parameters)::text "
+                "SELECT json_build_object('service', service_name, 'parameters', parameters, 'status', status)::text "
                     + "FROM spo.service_execution WHERE id = $1::uuid", [id])
         else { throw APIError(.notFound, "no execution \(id)") }
         guard case .raw(let text) = found, let value = try? JSONValue.parse(text),
-            let service = value["service"]?.stringValue
+            let service = value["service"]?.stringValue, let status = value["status"]?.stringValue
         else { throw APIError(.internalError, "execution \(id) could not be read") }
-        return (service, value["parameters"])
-    }
-
-    /// Links a re-run to its original: who asked, when, why.
-    func recordReprocessing(original: String, new: String, by user: String, reason: String) throws(APIError) {
-        _ = try optionalJSON(
-            """
-            INSERT INTO spo.service_reprocessing (original_execution_id, new_execution_id, requested_by, reason)
-            VALUES ($1::uuid, $2::uuid, $3, $4) RETURNING id::text
-            """, [original, new, user, reason])
+        return (service, value["parameters"], status)
     }
 
     private func json(_ sql: String, _ parameters: [String?]) throws(APIError) -> JSONValue {

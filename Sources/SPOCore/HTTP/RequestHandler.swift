@@ -222,20 +222,29 @@ public final class RequestHandler {
                 .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")]), context)
         }
         var problems: [ParameterProblem] = []
-        for member in request.members ?? [] where member.key != "reason" && member.key != "parameters" {
-            problems.append(.init(parameter: member.key, problem: "unknown field; use reason and parameters"))
+        for member in request.members ?? [] where !["reason", "parameters", "force"].contains(member.key) {
+            problems.append(.init(parameter: member.key, problem: "unknown field; use reason, parameters and force"))
         }
         if request.members == nil { problems.append(.init(parameter: nil, problem: "the body must be a JSON object")) }
         let reason = request["reason"]?.stringValue ?? ""
         if let given = request["reason"], given.stringValue == nil || reason.count > 1000 {
             problems.append(.init(parameter: "reason", problem: "must be a string of at most 1000 characters"))
         }
+        let force = request["force"]?.boolValue ?? false
+        if let given = request["force"], given.boolValue == nil {
+            problems.append(.init(parameter: "force", problem: "must be true or false"))
+        }
         if !problems.isEmpty { return fail(.invalidParameters(problems), context) }
-        let original: (service: String, parameters: JSONValue?)
+        let original: (service: String, parameters: JSONValue?, status: String)
         do throws(APIError) {
             original = try queries.original(id)
         } catch {
             return fail(error, context)
+        }
+        // Said before the parameters are checked: without force, they would not matter. The claim
+        // checks again, atomically.
+        if !force, !ReprocessingClaim.reprocessable.contains(original.status) {
+            return fail(ReprocessingClaim.Refusal.status(original.status).error(for: id), context)
         }
         guard let service = configuration.enabledService(original.service) else {
             return fail(APIError(.serviceNotFound, "service \(original.service) is gone or disabled"), context)
@@ -250,15 +259,14 @@ public final class RequestHandler {
             return fail(.invalidParameters(failure.problems), context)
         case .success(let bound):
             let newID = RandomID.uuid()
-            let response = run(service, bound, context, executionID: newID, reprocessOf: id)
             do throws(APIError) {
-                try queries.recordReprocessing(original: id, new: newID, by: context.user, reason: reason)
+                try ReprocessingClaim.take(
+                    original: id, new: newID, by: context.user, reason: reason, force: force,
+                    timeoutMilliseconds: service.timeoutMilliseconds, on: control)
             } catch {
-                Log.error(
-                    "could not record a reprocessing",
-                    ["execution_id": .string(newID), "error": .string(error.message)])
+                return fail(error, context)
             }
-            return response
+            return run(service, bound, context, executionID: newID, reprocessOf: id)
         }
     }
 

@@ -148,6 +148,9 @@ function reprocessSection(ctx, e, reload) {
     override.value = stringify(e.parameters ?? {});
     override.focus();
   });
+  // Without force the API re-runs only what failed, timed out or was interrupted, and only once.
+  const force = h('input', { id: 'reprocess-force', name: 'force', type: 'checkbox' });
+  const guarded = !['failed', 'timeout', 'interrupted'].includes(e.status) || (e.reprocessed_as || []).length > 0;
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'reprocess-submit' }, 'Reprocess');
   const output = h('div', { id: 'reprocess-output', class: 'try-output', hidden: true });
   const form = h('form', { id: 'reprocess-form', class: 'form', novalidate: true },
@@ -155,6 +158,10 @@ function reprocessSection(ctx, e, reload) {
       'Recorded with your key\'s name in the reprocessing history of both executions.'),
     field('Parameters override (JSON object, optional)', override,
       'Validated like any call. Empty: run with the parameters recorded above.'),
+    h('div', { class: 'field-inline check-row' }, force,
+      h('label', { for: 'reprocess-force' },
+        'Force: run it again although it did not fail or was reprocessed already',
+        guarded ? h('span', { class: 'muted', id: 'reprocess-force-needed' }, ' (needed here)') : null)),
     h('div', { class: 'actions' }, submit, copy));
 
   form.addEventListener('submit', async (event) => {
@@ -168,6 +175,7 @@ function reprocessSection(ctx, e, reload) {
       return;
     }
     const body = { reason: why };
+    if (force.checked) body.force = true;
     if (override.value.trim()) {
       let parameters;
       try {
