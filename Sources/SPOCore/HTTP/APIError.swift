@@ -19,13 +19,16 @@ public struct APIError: Error, Sendable {
         case methodNotAllowed = "METHOD_NOT_ALLOWED"
         case conflict = "CONFLICT"
         case internalError = "INTERNAL_ERROR"
+        /// Neither the control database nor the local audit spool can record an execution, so it
+        /// is not run: nothing happens unaudited.
+        case auditUnavailable = "AUDIT_UNAVAILABLE"
 
         public var httpStatus: Int {
             switch self {
             case .invalidParameters: 400
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
-            case .dbConnectionFailed: 503
+            case .dbConnectionFailed, .auditUnavailable: 503
             case .timeout: 504
             case .unauthorized: 401
             case .forbidden: 403
