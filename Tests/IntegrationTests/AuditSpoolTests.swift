@@ -127,6 +127,27 @@ import Testing
         #expect(fileSize(path) == 0)
     }
 
+    @Test func aLongOutagesBacklogIsReplayedInBatchesBetweenRequests() throws {
+        let fixture = try Fixture()
+        let spool = try #require(AuditSpool(path: temporaryPath("w0.sock.spool")))
+        let count = AuditSpool.batchSize * 2 + 50
+        for _ in 0..<count {
+            let record = AuditRecord(
+                execution: nil,
+                failure: .init(
+                    reference: RandomID.uuid(), serviceName: nil, error: APIError(.notFound, "no such endpoint")))
+            let (statement, values) = try #require(AuditLog().statement(for: record, finishedAt: Date()))
+            #expect(spool.append(statement, values))
+        }
+        #expect(try spool.replay(on: fixture.database) == AuditSpool.batchSize)
+        #expect(spool.hasPending)
+        #expect(try fixture.value("SELECT count(*) FROM spo.service_error") == String(AuditSpool.batchSize))
+        #expect(try spool.replayAll(on: fixture.database) == count - AuditSpool.batchSize)
+        #expect(!spool.hasPending)
+        #expect(try fixture.value("SELECT count(*) FROM spo.service_error") == String(count))
+        #expect(fileSize(spool.path) == 0)
+    }
+
     @Test func withoutControlDatabaseOrSpoolNothingRunsAndNoIdIsHandedOut() throws {
         let fixture = try Fixture()
         let handler = try handlerWithoutControl(fixture, spoolPath: nil)

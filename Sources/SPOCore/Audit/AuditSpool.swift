@@ -123,17 +123,26 @@ public final class AuditSpool {
     typealias Record = (statement: AuditLog.Statement, values: [String?], line: ArraySlice<UInt8>)
 
     /// Up to `limit` intact records from `offset`, and where the last line read ends. An
-    /// unterminated last line is left for later: it is either being written or torn.
+    /// unterminated last line is left for later: it is either being written or torn. Reads a few
+    /// MiB at a time (more only for a record that does not fit), so a long outage's backlog is
+    /// never read whole.
     private func read(from offset: Int, limit: Int) -> ([Record], Int) {
         guard flock(descriptor, LOCK_EX) == 0 else { return ([], offset) }
+        defer { flock(descriptor, LOCK_UN) }
         var status = stat()
         let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : knownEnd
-        var bytes = [UInt8](repeating: 0, count: max(0, size - offset))
-        let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
-        flock(descriptor, LOCK_UN)
-        guard count > 0 else { return ([], offset) }
-        return AuditSpool.records(in: bytes[0..<count], startingAt: offset, limit: limit, path: path)
+        var chunk = AuditSpool.chunkBytes
+        while true {
+            var bytes = [UInt8](repeating: 0, count: min(chunk, max(0, size - offset)))
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+            guard count > 0 else { return ([], offset) }
+            let (records, end) = AuditSpool.records(in: bytes[0..<count], startingAt: offset, limit: limit, path: path)
+            if end > offset || offset + count >= size { return (records, end) }
+            chunk *= 2
+        }
     }
+
+    static let chunkBytes = 4 << 20
 
     /// Parses the lines of `bytes` (which starts at file offset `base`).
     static func records(in bytes: ArraySlice<UInt8>, startingAt base: Int, limit: Int, path: String) -> ([Record], Int)
