@@ -127,6 +127,25 @@ import Testing
         #expect(fileSize(path) == 0)
     }
 
+    @Test func aRecordAsLargeAsTheBodyLimitIsSpooledAndReplayedWhole() throws {
+        let fixture = try Fixture()
+        let path = temporaryPath("w0.sock.spool")
+        let handler = try handlerWithoutControl(fixture, spoolPath: path)
+        // Quotes and backslashes are escaped twice on the way to the spool: the largest lines.
+        let count = RequestHandler.maxBodyBytes / 5 - 20
+        let body = #"{"p_id": 1, "junk": ""# + String(repeating: #"\\\"q"#, count: count) + #""}"#
+        #expect(body.utf8.count <= RequestHandler.maxBodyBytes)
+        let reply = post(handler, "customer_get", body)
+        #expect(reply.status == 400)
+        let id = try #require(reply.header("X-Execution-ID"))
+        #expect(fileSize(path) > RequestHandler.maxBodyBytes * 3 / 2)
+        #expect(try handler.spool?.replayAll(on: fixture.database) == 1)
+        let junk = String(repeating: "\\\"q", count: count)
+        #expect(
+            try fixture.value("SELECT parameters->>'junk' = $2 FROM spo.service_execution WHERE id = $1", [id, junk])
+                == "t")
+    }
+
     @Test func aLongOutagesBacklogIsReplayedInBatchesBetweenRequests() throws {
         let fixture = try Fixture()
         let spool = try #require(AuditSpool(path: temporaryPath("w0.sock.spool")))
