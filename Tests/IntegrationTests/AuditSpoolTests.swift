@@ -182,6 +182,15 @@ import Testing
         #expect(missing.status == 404)
         #expect(missing.json["error"]?["reference"] == .null)
 
+        // A spool deleted under a running worker is not counted on: its records would go with it.
+        let deleted = temporaryPath("w2.sock.spool")
+        let orphan = try handlerWithoutControl(fixture, spoolPath: deleted)
+        #expect(orphan.spool?.isWritable == true)
+        unlink(deleted)
+        #expect(orphan.spool?.isWritable == false)
+        #expect(post(orphan, "note_add", #"{"p_customer_id": 7, "p_note": "nor this"}"#).status == 503)
+        #expect(try fixture.value("SELECT count(*) FROM demo.order_note") == "0")
+
         // A spool that cannot be a file of its own (here a directory) is no spool.
         let directory = temporaryPath("w1.sock.spool")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

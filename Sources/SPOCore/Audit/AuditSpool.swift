@@ -62,11 +62,18 @@ public final class AuditSpool {
     /// Whether records wait to be replayed (as far as this process knows; no system call).
     public var hasPending: Bool { knownEnd > replayedUpTo }
 
-    /// Whether a record can be counted on to be spooled: the file system has room for it.
+    /// Whether a record can be counted on to be spooled: the file is still there (a spool deleted
+    /// under a running worker would take its records with it when the worker exits) and its file
+    /// system has room.
     public var isWritable: Bool {
         var space = statvfs()
-        guard fstatvfs(descriptor, &space) == 0 else { return false }
+        guard isLinked, fstatvfs(descriptor, &space) == 0 else { return false }
         return UInt64(space.f_bavail) * UInt64(space.f_frsize) >= AuditSpool.reserveBytes
+    }
+
+    private var isLinked: Bool {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && status.st_nlink > 0
     }
 
     /// Appends one audit statement with its values and waits until it is on disk. False when it
@@ -80,7 +87,7 @@ public final class AuditSpool {
         var body: [UInt8] = []
         json.write(to: &body)
         bytes += Array(AuditSpool.checksum(body).utf8) + [UInt8(ascii: " ")] + body + [UInt8(ascii: "\n")]
-        guard flock(descriptor, LOCK_EX) == 0 else { return false }
+        guard isLinked, flock(descriptor, LOCK_EX) == 0 else { return false }
         defer { flock(descriptor, LOCK_UN) }
         var written = 0
         while written < bytes.count {
