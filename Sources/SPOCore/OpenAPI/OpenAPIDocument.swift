@@ -994,7 +994,7 @@ extension OpenAPIDocument {
                 (
                     "DatabaseUnavailable", .dbConnectionFailed,
                     "The target database is unreachable (after the retry "
-                        + "policy); or AUDIT_UNAVAILABLE: nothing can record the execution, so it was not run"
+                        + "policy)"
                 ),
                 ("Timeout", .timeout, "The service's timeout passed; the statement was cancelled in the database"),
                 (
