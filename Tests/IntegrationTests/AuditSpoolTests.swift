@@ -9,7 +9,16 @@ import Testing
 /// The audit never lies: every execution id and error reference a client receives becomes a
 /// committed row, through the spool when the control database is away; and nothing runs when
 /// neither can take its audit.
-@Suite struct AuditSpoolTests {
+@Suite final class AuditSpoolTests {
+    /// This test's files (spools, journals), removed with it.
+    private let directory = NSTemporaryDirectory() + "spo-spool-" + UUID().uuidString
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
     /// A handler serving the fixture's configuration and targets, whose control database is
     /// unreachable (a socket directory that does not exist), with a spool at `spoolPath` if given.
     private func handlerWithoutControl(_ fixture: Fixture, spoolPath: String?) throws -> RequestHandler {
@@ -20,11 +29,7 @@ import Testing
         return handler
     }
 
-    private func temporaryPath(_ name: String) -> String {
-        let directory = NSTemporaryDirectory() + "spo-spool-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory + "/" + name
-    }
+    private func temporaryPath(_ name: String) -> String { directory + "/" + name }
 
     private func post(_ handler: RequestHandler, _ service: String, _ body: String) -> Reply {
         Reply(
