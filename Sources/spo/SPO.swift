@@ -70,13 +70,17 @@ extension SPO {
 
         @OptionGroup var control: ControlOption
         @Option(help: "File recording the execution in flight, for recovery if this worker dies.") var journal: String?
+        @Option(help: "File keeping audit records while the control database is unreachable (replayed later).")
+        var spool: String?
         @Option(help: "An inherited listening socket shared with the other workers (the pool's queue).")
         var queueFd: Int32?
 
         func run() throws {
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
-                SPOCore.Worker(controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal).run())
+                SPOCore.Worker(
+                    controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool
+                ).run())
         }
     }
 

@@ -24,39 +24,76 @@ public struct AuditLog {
         }
     }
 
-    static let executionColumns = """
+    /// The three shapes of an audit statement. Each tolerates being run again for the same record
+    /// (`ON CONFLICT DO NOTHING`): a spooled record may be replayed after it was committed, and a
+    /// dead worker's execution noted `interrupted` after it was audited with its real outcome.
+    enum Statement: String, Sendable, CaseIterable {
+        /// An execution without an error.
+        case execution
+        /// An execution and its error, the error written only with a new execution row.
+        case executionWithError = "execution_error"
+        /// An error that belongs to no execution (unknown service, bad route).
+        case error
+
+        /// The prepared statement's name; it changes when the SQL does.
+        var name: String { "spo_audit_\(rawValue)_v2" }
+
+        var sql: String {
+            switch self {
+            case .execution: AuditLog.executionInsert(finishedAt: 15)
+            case .executionWithError:
+                "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20)) RETURNING id) \(AuditLog.errorColumns) "
+                    + "SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, $19::jsonb, \(AuditLog.time(20, else: "now()")) "
+                    + "FROM execution ON CONFLICT (reference) DO NOTHING"
+            case .error:
+                "\(AuditLog.errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb, "
+                    + "\(AuditLog.time(8, else: "now()"))) ON CONFLICT (reference) DO NOTHING"
+            }
+        }
+    }
+
+    /// The finish time: parameter `index` (epoch milliseconds) when the record was spooled, so a
+    /// replay keeps the times of the answer; NULL on the request path, where the database's clock is used.
+    static func time(_ index: Int, else now: String) -> String {
+        "coalesce(to_timestamp($\(index)::float8 / 1000), \(now))"
+    }
+
+    static func executionInsert(finishedAt index: Int) -> String {
+        """
         INSERT INTO spo.service_execution (id, service_id, service_name, parameters, status, http_status,
             error_code, attempts, duration_ms, user_name, correlation_id, idempotency_key, reprocess_of,
             attempt_log, started_at, finished_at)
         VALUES ($1::uuid, $2::bigint, $3, $4::jsonb, $5, $6::int, $7, $8::int, $9::float8, $10, $11, $12,
-            $13::uuid, $14::jsonb, clock_timestamp() - make_interval(secs => $9::float8 / 1000), clock_timestamp())
+            $13::uuid, $14::jsonb, \(time(index, else: "clock_timestamp()")) - make_interval(secs => $9::float8 / 1000),
+            \(time(index, else: "clock_timestamp()")))
+        ON CONFLICT (id) DO NOTHING
         """
+    }
 
     static let errorColumns = """
         INSERT INTO spo.service_error (reference, execution_id, service_name, code, http_status, sqlstate,
-            message, detail)
+            message, detail, created_at)
         """
-
-    /// The request path: an execution without an error.
-    static let executionStatement = ("spo_audit_execution_v1", executionColumns)
-
-    static let executionWithErrorStatement = (
-        "spo_audit_execution_error_v1",
-        "WITH execution AS (\(executionColumns)) \(errorColumns) "
-            + "VALUES ($15::uuid, $1::uuid, $3, $16, $6::int, $17, $18, $19::jsonb)"
-    )
-
-    /// An error that belongs to no execution (unknown service, bad route).
-    static let errorStatement = (
-        "spo_audit_error_v1", "\(errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb)"
-    )
 
     private let processID = String(getpid())
 
     public init() {}
 
-    /// Writes the record. Throws when the control database is unreachable.
+    /// Writes the record. Throws when the control database is unreachable or refuses it.
     public func write(_ record: AuditRecord, to connection: PGConnection) throws(PGError) {
+        guard let (statement, values) = statement(for: record) else { return }
+        try AuditLog.run(statement, values, on: connection)
+    }
+
+    /// Runs one audit statement with its values (a record's, or a spooled one's).
+    static func run(_ statement: Statement, _ values: [String?], on connection: PGConnection) throws(PGError) {
+        try connection.executePrepared(statement.name, sql: statement.sql, values)
+    }
+
+    /// The statement writing `record` and its values; `finishedAt` fixes the finish time (for a
+    /// record that is spooled now and written later). Nil when there is nothing to write.
+    func statement(for record: AuditRecord, finishedAt: Date? = nil) -> (Statement, [String?])? {
+        let finished = finishedAt.map { String($0.timeIntervalSince1970 * 1000) }
         let failure: [String?] =
             record.failure.map { failure in
                 [
@@ -65,11 +102,10 @@ public struct AuditLog {
                 ]
             } ?? []
         guard let execution = record.execution else {
-            guard let error = record.failure else { return }
+            guard let error = record.failure else { return nil }
             let values =
                 [failure[0], error.serviceName, failure[1], String(error.error.code.httpStatus)] + failure[2...]
-            try connection.executePrepared(AuditLog.errorStatement.0, sql: AuditLog.errorStatement.1, values)
-            return
+            return (.error, values + [finished])
         }
         let values: [String?] = [
             execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,
@@ -78,8 +114,8 @@ public struct AuditLog {
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
         ]
-        let statement = failure.isEmpty ? AuditLog.executionStatement : AuditLog.executionWithErrorStatement
-        try connection.executePrepared(statement.0, sql: statement.1, values + failure)
+        return failure.isEmpty
+            ? (.execution, values + [finished]) : (.executionWithError, values + failure + [finished])
     }
 
     static func attemptsJSON(_ attempts: [AttemptRecord], workerPID: String? = nil) -> String {

@@ -8,9 +8,28 @@ public enum ConfigurationStore {
 
     /// Loads a complete snapshot. Rows that no longer parse (edited by hand) are skipped with a
     /// problem reported through `onProblem`, so one bad row never takes every service down.
+    ///
+    /// Every table is read in one `REPEATABLE READ READ ONLY` transaction, so a change committed
+    /// while loading is either wholly in the snapshot or wholly out of it (a caller already in a
+    /// transaction reads within its own).
     public static func load(
         from connection: PGConnection, onProblem: (String) -> Void = { _ in }
     ) throws(PGError) -> Configuration {
+        guard connection.isHealthy else { return try read(from: connection, onProblem: onProblem) }
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        do throws(PGError) {
+            let configuration = try read(from: connection, onProblem: onProblem)
+            try connection.execute("COMMIT")
+            return configuration
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static func read(from connection: PGConnection, onProblem: (String) -> Void) throws(PGError)
+        -> Configuration
+    {
         var configuration = Configuration()
         let connections = try connection.execute(
             "SELECT name, conninfo, password_from, description FROM spo.connection")

@@ -22,13 +22,16 @@ public struct APIError: Error, Sendable {
         /// Answered by nginx, never by a worker: no worker of the pool could be reached, or the one
         /// handling the request died (`nginx/spo.conf`, `@spo_pool_unavailable`).
         case poolUnavailable = "POOL_UNAVAILABLE"
+        /// Neither the control database nor the local audit spool can record an execution, so it
+        /// is not run: nothing happens unaudited.
+        case auditUnavailable = "AUDIT_UNAVAILABLE"
 
         public var httpStatus: Int {
             switch self {
             case .invalidParameters: 400
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
-            case .dbConnectionFailed: 503
+            case .dbConnectionFailed, .auditUnavailable: 503
             case .timeout: 504
             case .unauthorized: 401
             case .forbidden: 403

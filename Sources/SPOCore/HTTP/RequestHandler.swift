@@ -20,6 +20,8 @@ public final class RequestHandler {
     private let adminTargets = TargetConnections()
     /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
     public var journal: InFlightJournal?
+    /// Where audit records go when the control database cannot take them, to be replayed later.
+    public var spool: AuditSpool?
 
     /// Largest body accepted, matching nginx's `client_max_body_size` in `nginx/spo.conf`.
     public static let maxBodyBytes = 1 << 20
@@ -191,6 +193,13 @@ public final class RequestHandler {
         _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext,
         executionID: String = RandomID.uuid(), reprocessOf: String? = nil
     ) -> HTTPResponse {
+        // A procedure never runs unaudited: without a control connection and without room in the
+        // spool, the call is refused before it starts.
+        guard auditIsPossible() else {
+            return .error(
+                APIError(.auditUnavailable, "the audit is unavailable (control database and local spool); not run"),
+                reference: nil, headers: context.headers)
+        }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
         journal?.begin(
             .object([
@@ -291,7 +300,7 @@ public final class RequestHandler {
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
-        write(record, context)
+        guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
         let headers = context.headers + [("X-Execution-ID", executionID)]
         if let error {
             if error.code != .invalidParameters {
@@ -332,21 +341,53 @@ public final class RequestHandler {
         -> HTTPResponse
     {
         let reference = RandomID.uuid()
-        write(
-            AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error)), context)
-        return .error(error, reference: reference, headers: context.headers + extraHeaders)
+        let record = AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error))
+        let written = write(record, context)
+        return .error(error, reference: written ? reference : nil, headers: context.headers + extraHeaders)
     }
 
-    private func write(_ record: AuditRecord, _ context: RequestContext) {
+    /// Commits the record, or spools it when the control database cannot take it. False when
+    /// neither worked: the answer must then name no execution and no error reference.
+    private func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
         do {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
                 try audit.write(record, to: connection)
             }
+            return true
         } catch {
-            Log.error(
-                "audit write failed",
-                ["error": .string(error.description), "correlation_id": .string(context.correlationID)])
+            let ids: KeyValuePairs<String, JSONValue> = [
+                "execution_id": record.execution.map { .string($0.id) } ?? .null,
+                "reference": record.failure.map { .string($0.reference) } ?? .null,
+                "correlation_id": .string(context.correlationID), "error": .string(error.description),
+            ]
+            if let spool, let (statement, values) = audit.statement(for: record, finishedAt: Date()),
+                spool.append(statement, values)
+            {
+                Log.warning("control database unavailable; audit record spooled", ids)
+                return true
+            }
+            Log.error("audit record lost: the control database and the spool both failed", ids)
+            return false
         }
+    }
+
+    /// Whether an execution's audit can be counted on: the control connection is up (no system
+    /// call on the request path), or the spool has room, or the control database can be reached now.
+    private func auditIsPossible() -> Bool {
+        if control.current?.isHealthy == true || spool?.isWritable == true { return true }
+        return (try? control.open()) != nil
+    }
+
+    /// The answer when the record could be neither written nor spooled: no id a client could look
+    /// up in vain. A procedure that already ran (the spool failed after the check) answers 503.
+    private func unaudited(_ error: APIError?, ran: Bool, _ context: RequestContext) -> HTTPResponse {
+        guard let error, !ran else {
+            return .error(
+                APIError(
+                    .auditUnavailable, "the execution ran but could not be audited; check before running it again"),
+                reference: nil, headers: context.headers)
+        }
+        return .error(error, reference: nil, headers: context.headers)
     }
 
     private func freshConfiguration() throws(APIError) -> Configuration {

@@ -766,6 +766,7 @@ extension OpenAPIDocument {
             case .conflict: "Conflict"
             case .internalError: "InternalError"
             case .poolUnavailable: "PoolUnavailable"
+            case .auditUnavailable: "AuditUnavailable"
             }
         }
 
@@ -777,7 +778,9 @@ extension OpenAPIDocument {
                     + "each parameter and why"
             case .serviceNotFound: "No such service, or it is disabled"
             case .spExecutionFailed: "The procedure raised an error; details carry its SQLSTATE and message"
-            case .dbConnectionFailed: "The target database is unreachable (after the retry policy)"
+            case .dbConnectionFailed:
+                "The target database is unreachable (after the retry policy); or, with code AUDIT_UNAVAILABLE, the "
+                    + "execution could not be audited and was not run"
             case .timeout: "The service's timeout passed; the statement was cancelled in the database"
             case .unauthorized: "Missing or invalid credentials"
             case .forbidden: "The credentials lack the role or grant"
@@ -787,6 +790,9 @@ extension OpenAPIDocument {
             case .methodNotAllowed: "The path exists, but not for this method; Allow lists the methods it takes"
             case .conflict: "It exists already, is still in use, or changed since the version sent"
             case .internalError: "An unexpected failure; the reference identifies it"
+            case .auditUnavailable:
+                "Neither the control database nor the worker's audit spool can record the execution, so it was "
+                    + "not run; reference is null"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"

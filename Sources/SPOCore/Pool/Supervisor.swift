@@ -55,6 +55,7 @@ public final class Supervisor {
             self.direct = direct
         }
         var journalPath: String { "\(Supervisor.runtimePath(for: address)).inflight" }
+        var spoolPath: String { "\(Supervisor.runtimePath(for: address)).spool" }
     }
 
     private let options: Options
@@ -62,7 +63,6 @@ public final class Supervisor {
     /// The listening socket behind every unix line (hard links), made with the first one.
     private var sharedQueue: ListeningSocket?
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
-    private let audit = AuditLog()
 
     public init(options: Options) {
         self.options = options
@@ -123,6 +123,7 @@ public final class Supervisor {
             let direct = try ListeningSocket(.unix(path: Supervisor.runtimePath(for: address) + ".direct"))
             let slot = Slot(address: address, queue: try queue(for: address), direct: direct)
             slots[address] = slot
+            recoverLeftovers(slot)  // of a worker of a previous run, killed with its supervisor
             start(slot)
         }
     }
@@ -149,6 +150,7 @@ public final class Supervisor {
     private func start(_ slot: Slot) {
         let arguments = [
             options.executable, "worker", "--control", options.controlConninfo, "--journal", slot.journalPath,
+            "--spool", slot.spoolPath,
         ]
         do {
             slot.pid = try ChildProcess.spawn(
@@ -168,7 +170,7 @@ public final class Supervisor {
         while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
             guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else { continue }
             slot.pid = 0
-            recoverInFlight(slot)
+            recoverLeftovers(slot)
             if slot.retired {
                 retire(address)
                 continue
@@ -214,7 +216,7 @@ public final class Supervisor {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0, let slot = slots.values.first(where: { $0.pid == pid }) {
                 slot.pid = 0
-                recoverInFlight(slot)
+                recoverLeftovers(slot)
             } else if pid <= 0 {
                 usleep(20_000)
             }
@@ -226,34 +228,12 @@ public final class Supervisor {
 
     // MARK: - Recovery
 
-    /// Audits the execution a dead worker was running, if any.
-    private func recoverInFlight(_ slot: Slot) {
-        guard let record = InFlightJournal.takeLeftover(at: slot.journalPath),
-            let executionID = record["execution_id"]?.stringValue
-        else { return }
-        let startedMilliseconds = record["started_at_ms"]?.doubleValue ?? Date().timeIntervalSince1970 * 1000
-        let error = APIError(.internalError, "the worker running this execution died before it finished")
-        let audit = AuditRecord(
-            execution: .init(
-                id: executionID, serviceID: Int64(record["service_id"]?.intValue ?? 0),
-                serviceName: record["service_name"]?.stringValue ?? "", parameters: record["parameters"],
-                status: "interrupted", httpStatus: 502, errorCode: error.code.rawValue,
-                durationMilliseconds: Date().timeIntervalSince1970 * 1000 - startedMilliseconds,
-                user: record["user"]?.stringValue ?? "anonymous",
-                correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,
-                attempts: []),
-            failure: .init(
-                reference: RandomID.uuid(), serviceName: record["service_name"]?.stringValue,
-                error: error))
-        do {
-            let connection = try PGConnection(conninfo: options.controlConninfo)
-            try self.audit.write(audit, to: connection)
-            Log.warning("audited the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
-        } catch {
-            Log.error(
-                "could not audit an interrupted execution",
-                ["execution_id": .string(executionID), "error": .string("\(error)")])
-        }
+    /// Replays what a dead worker left: its spooled audit records and its execution in flight.
+    private func recoverLeftovers(_ slot: Slot) {
+        LeftoverRecovery(
+            journalPath: slot.journalPath, spoolPath: slot.spoolPath, controlConninfo: options.controlConninfo
+        )
+        .recover()
     }
 
     /// Where per-slot runtime files live: next to a unix socket, or in the temp directory for TCP.

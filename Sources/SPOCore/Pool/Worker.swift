@@ -17,15 +17,19 @@ public final class Worker {
     /// Listening sockets, own first: a request sent to this worker directly is served before the queue.
     private let listenSockets: [Int32]
     private let journalPath: String?
+    private let spoolPath: String?
     private var handler: RequestHandler?
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     private let parent = getppid()
     private var nextReconnect = ContinuousClock.now
 
-    public init(controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil) {
+    public init(
+        controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil
+    ) {
         self.control = ControlDatabase(conninfo: controlConninfo)
         self.listenSockets = listenSockets
         self.journalPath = journalPath
+        self.spoolPath = spoolPath
         // Several workers wait on the same queue and all wake for one connection: the others
         // must find it taken (EAGAIN) rather than block in accept(2).
         for socket in listenSockets { _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK) }
@@ -45,7 +49,11 @@ public final class Worker {
         let request = FastCGIRequest()
         Log.info(
             "worker started",
-            ["journal": journalPath.map(JSONValue.string) ?? .null, "audit_commit": .string(auditCommit.rawValue)])
+            [
+                "journal": journalPath.map(JSONValue.string) ?? .null,
+                "spool": spoolPath.map(JSONValue.string) ?? .null,
+                "audit_commit": .string(auditCommit.rawValue),
+            ])
         var nextCheck = ContinuousClock.now
         while true {
             // Signals and the supervisor are checked ten times a second, not on every request:
@@ -154,8 +162,21 @@ public final class Worker {
         do {
             let connection = try control.open()
             if !connection.notifications(readingSocket: readingSocket).isEmpty { reload(from: connection) }
+            replaySpool(on: connection)
         } catch {
             Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
+        }
+    }
+
+    /// Writes audit records spooled during an outage back to the control database, one batch
+    /// between requests, so a long outage's backlog never holds a request up for long.
+    private func replaySpool(on connection: PGConnection) {
+        guard let spool = handler?.spool, spool.hasPending else { return }
+        do throws(PGError) {
+            let count = try spool.replay(on: connection)
+            Log.info("replayed spooled audit records", ["records": .number(count), "spool": .string(spool.path)])
+        } catch {
+            Log.warning("could not replay the audit spool yet", ["error": .string(error.description)])
         }
     }
 
@@ -169,6 +190,12 @@ public final class Worker {
             } else {
                 let handler = RequestHandler(configuration: configuration, control: control)
                 handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
+                handler.spool = spoolPath.flatMap(AuditSpool.init(path:))
+                if let spoolPath, handler.spool == nil {
+                    Log.error(
+                        "cannot open the audit spool: executions are refused while the control database is away",
+                        ["spool": .string(spoolPath)])
+                }
                 self.handler = handler
             }
             Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
