@@ -205,16 +205,18 @@ public struct ConfigurationImporter {
                     kind = EXCLUDED.kind, connection = EXCLUDED.connection, timeout_ms = EXCLUDED.timeout_ms,
                     retry_policy = EXCLUDED.retry_policy
                 RETURNING id)
-            INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters)
-            SELECT id, $8, $9, $10::jsonb FROM s
+            INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses)
+            SELECT id, $8, $9, $10::jsonb, $11::jsonb FROM s
             ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
-                result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters, updated_at = now()
+                result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
+                error_statuses = EXCLUDED.error_statuses, updated_at = now()
             """,
             [
                 draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue, draft.connection,
                 String(draft.timeoutMilliseconds), draft.retryPolicy, routine.name.description,
                 routine.resultShape.rawValue,
                 JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
+                draft.errorStatuses.document.serialized(),
             ])
     }
 

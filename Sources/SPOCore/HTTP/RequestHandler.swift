@@ -182,7 +182,9 @@ public final class RequestHandler {
         defer { journal?.end() }
         let outcome = executor.execute(service, parameters: bound, configuration: configuration)
         let error = outcome.result.failure.map {
-            APIError.executionFailed($0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds)
+            APIError.executionFailed(
+                $0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds,
+                statuses: service.errorStatuses)
         }
         return finish(
             service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID,
@@ -258,7 +260,7 @@ public final class RequestHandler {
         let record = AuditRecord(
             execution: .init(
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
-                status: status, httpStatus: error?.code.httpStatus ?? 200, errorCode: error?.code.rawValue,
+                status: status, httpStatus: error?.status ?? 200, errorCode: error?.code.rawValue,
                 durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
@@ -275,7 +277,7 @@ public final class RequestHandler {
                         "correlation_id": .string(context.correlationID),
                     ])
             }
-            return .error(error, reference: reference, headers: headers)
+            return .error(error, reference: reference, headers: headers, audience: context.audience)
         }
         let outcome = outcome!
         var body: JSONValue = .object([
@@ -306,7 +308,8 @@ public final class RequestHandler {
         let reference = RandomID.uuid()
         write(
             AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error)), context)
-        return .error(error, reference: reference, headers: context.headers + extraHeaders)
+        return .error(
+            error, reference: reference, headers: context.headers + extraHeaders, audience: context.audience)
     }
 
     private func write(_ record: AuditRecord, _ context: RequestContext) {
@@ -400,6 +403,9 @@ struct RequestContext {
     }
 
     var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// Admin keys see an error's confidential details; everyone else (anonymous too) does not.
+    var audience: APIError.Audience { principal.key?.role == .admin ? .administrator : .client }
 
     /// Client-supplied ids are echoed in headers and logs: printable, no separators, bounded.
     static func isValidToken(_ text: String) -> Bool {
