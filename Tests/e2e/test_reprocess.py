@@ -45,10 +45,10 @@ def test_a_reprocessed_execution_is_linked_both_ways(spo):
 
 def test_a_failed_execution_can_be_rerun_with_other_parameters(spo):
     failed, original = _execute(spo, "business_failure", {"p_code": "E101"})
-    assert failed.status_code == 502
+    assert failed.status_code == 422
     rerun = _reprocess(spo, original, {"reason": "new code", "parameters": {"p_code": "E202"}})
     # The procedure always raises: the re-run fails too, and is audited and linked like any run.
-    assert rerun.status_code == 502 and rerun.json()["error"]["code"] == "SP_EXECUTION_FAILED"
+    assert rerun.status_code == 422 and rerun.json()["error"]["code"] == "SP_EXECUTION_FAILED"
     new = rerun.headers["X-Execution-ID"]
     detail = _detail(spo, new)
     assert detail["reprocess_of"] == original and detail["parameters"] == {"p_code": "E202"}

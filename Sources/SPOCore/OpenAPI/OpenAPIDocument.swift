@@ -81,7 +81,8 @@ extension OpenAPIDocument {
             "responses": executionResponses(
                 envelope(
                     service: .object(["type": .string("string"), "enum": .array([.string(service.name)])]),
-                    data: ResultSchema.data(service))),
+                    data: ResultSchema.data(service)),
+                failures: service.errorStatuses.reachableStatuses),
         ])
         return .object(["post": operation])
     }
@@ -117,7 +118,8 @@ extension OpenAPIDocument {
                 "required": .bool(true),
                 "content": .object(["application/json": .object(["schema": body])]),
             ]),
-            "responses": executionResponses(Components.ref("schemas/ExecutionResult")),
+            "responses": executionResponses(
+                Components.ref("schemas/ExecutionResult"), failures: ExecutionFailures.union(services)),
         ])
         return .object(["post": operation])
     }
@@ -150,8 +152,9 @@ extension OpenAPIDocument {
         ])
     }
 
-    /// 200 with `schema`, and every error an execution can end in.
-    static func executionResponses(_ schema: JSONValue) -> JSONValue {
+    /// 200 with `schema`, and every error an execution can end in: `failures` are the statuses
+    /// of `SP_EXECUTION_FAILED` (`SQLStateStatusMap.reachableStatuses`).
+    static func executionResponses(_ schema: JSONValue, failures: [(status: Int, keys: [String])]) -> JSONValue {
         var responses: [JSONValue.Member] = [
             .init(
                 "200",
@@ -164,12 +167,12 @@ extension OpenAPIDocument {
                     "content": .object(["application/json": .object(["schema": schema])]),
                 ]))
         ]
-        responses += [
+        let fixed = [
             ("400", "InvalidParameters"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "ServiceNotFound"),
             ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("500", "InternalError"),
             ("502", "ExecutionFailed"), ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ].map { JSONValue.Member($0.0, Components.ref("responses/\($0.1)")) }
-        return .object(responses)
+        return .object(responses + ExecutionFailures.merged(fixed, failures))
     }
 }
 
@@ -520,7 +523,8 @@ extension OpenAPIDocument {
         /// The shared error responses by status, beyond 401, 403 and 500 which every operation has.
         static let errorResponses = [
             "400": "InvalidParameters", "404": "NotFound", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-            "409": "Conflict", "502": "ExecutionFailed", "503": "DatabaseUnavailable", "504": "Timeout",
+            "409": "Conflict", "422": "ExecutionUnprocessable", "502": "ExecutionFailed", "503": "DatabaseUnavailable",
+            "504": "Timeout",
         ]
 
         static func operation(
@@ -650,8 +654,9 @@ extension OpenAPIDocument {
                 "reprocessExecution", "Runs an execution again, linked both ways to the original",
                 parameters: [id], body: reprocessBody, bodyRequired: false,
                 success: ("200", response("Executed again", Components.ref("schemas/ExecutionResult"))),
-                // The re-run can fail like any execution.
-                errors: ["400", "404", "413", "415", "502", "503", "504"])
+                // The re-run can fail like any execution (the default status table; a service's own
+                // overrides are listed on its path).
+                errors: ["400", "404", "409", "413", "415", "422", "502", "503", "504"])
             return [
                 .init("/api/executions", .object(["get": list])),
                 .init(
@@ -854,6 +859,19 @@ extension OpenAPIDocument {
                         ])),
                     .init("timeout_ms", integer(nil, 1...3_600_000, default: 30_000)),
                     .init("retry_policy", typed("string", "The name of a retry policy", nullable: true)),
+                    .init(
+                        "errors",
+                        typed(
+                            "object",
+                            "The status of SP_EXECUTION_FAILED by SQLSTATE (5 characters) or class (2), over the "
+                                + "default table",
+                            extra: [
+                                .init(
+                                    "additionalProperties",
+                                    typed(
+                                        "integer",
+                                        extra: [.init("minimum", .number(400)), .init("maximum", .number(599))]))
+                            ])),
                     .init("enabled", typed("boolean", extra: [.init("default", .bool(true))])),
                     .init(
                         "result_shape",
@@ -988,8 +1006,13 @@ extension OpenAPIDocument {
                 ("InternalError", .internalError, "An unexpected failure; the reference identifies it"),
                 (
                     "ExecutionFailed", .spExecutionFailed,
-                    "The procedure raised an error; details carry its SQLSTATE "
-                        + "and message"
+                    "The procedure raised an error whose SQLSTATE maps to no other status; details carry its "
+                        + "SQLSTATE and message"
+                ),
+                (
+                    "ExecutionUnprocessable", .spExecutionFailed,
+                    "The procedure refused the input: a business rule (SQLSTATE P0001) or a data exception "
+                        + "(class 22); details carry its SQLSTATE and message"
                 ),
                 (
                     "DatabaseUnavailable", .dbConnectionFailed,
