@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func pathologicalPatternsAnswerInMilliseconds() throws {
-        // A backtracking engine takes minutes on each of these (2^n ways to split the letters).
+        // A backtracking engine tries up to 2^n ways to split the letters (ICU spent 3–6 s on the second).
         let cases: [(String, String)] = [
             ("([a-z]+)+$", String(repeating: "a", count: 10_000)),
             ("([a-z]+)+$", String(repeating: "a", count: 10_000) + "!"),

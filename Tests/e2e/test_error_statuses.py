@@ -35,8 +35,20 @@ def test_a_business_error_is_422_with_detail_and_hint_for_admins_only(spo):
     assert row.strip() == "422|This service exists to test error reporting.|422"
 
 
+def _delete(spo, name: str):
+    """Other tests expect the example services only."""
+    assert requests.delete(spo.url(f"/api/services/{name}"), timeout=30).status_code == 204
+
+
 def test_an_override_is_live_documented_and_refused_when_wrong(spo):
     name = f"strict_{uuid.uuid4().hex[:6]}"
+    try:
+        _override_is_live_documented_and_refused(spo, name)
+    finally:
+        _delete(spo, name)
+
+
+def _override_is_live_documented_and_refused(spo, name: str):
     document = {"connection": "demo", "procedure": "demo.fail_business", "parameters": "discover",
                 "errors": {"P0001": 409}}
     created = requests.put(spo.url(f"/api/services/{name}"), json=document, timeout=30)
@@ -56,6 +68,13 @@ def test_an_override_is_live_documented_and_refused_when_wrong(spo):
 
 def test_a_pathological_pattern_answers_at_once_and_a_huge_array_gets_a_short_answer(spo):
     name = f"pattern_{uuid.uuid4().hex[:6]}"
+    try:
+        _pathological_pattern_and_huge_array(spo, name)
+    finally:
+        _delete(spo, name)
+
+
+def _pathological_pattern_and_huge_array(spo, name: str):
     document = {"connection": "demo", "procedure": "demo.fail_business",
                 "parameters": [{"name": "p_code", "type": "text", "pattern": "([a-z]+)+$"}]}
     assert requests.put(spo.url(f"/api/services/{name}"), json=document, timeout=30).status_code in (200, 201)

@@ -155,7 +155,7 @@ extension OpenAPIDocument {
     /// 200 with `schema`, and every error an execution can end in: `failures` are the statuses
     /// of `SP_EXECUTION_FAILED` (`SQLStateStatusMap.reachableStatuses`).
     static func executionResponses(_ schema: JSONValue, failures: [(status: Int, keys: [String])]) -> JSONValue {
-        var responses: [JSONValue.Member] = [
+        let responses: [JSONValue.Member] = [
             .init(
                 "200",
                 .object([
@@ -523,8 +523,7 @@ extension OpenAPIDocument {
         /// The shared error responses by status, beyond 401, 403 and 500 which every operation has.
         static let errorResponses = [
             "400": "InvalidParameters", "404": "NotFound", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-            "409": "Conflict", "422": "ExecutionUnprocessable", "502": "ExecutionFailed", "503": "DatabaseUnavailable",
-            "504": "Timeout",
+            "409": "Conflict", "502": "ExecutionFailed", "503": "DatabaseUnavailable", "504": "Timeout",
         ]
 
         static func operation(
@@ -654,9 +653,8 @@ extension OpenAPIDocument {
                 "reprocessExecution", "Runs an execution again, linked both ways to the original",
                 parameters: [id], body: reprocessBody, bodyRequired: false,
                 success: ("200", response("Executed again", Components.ref("schemas/ExecutionResult"))),
-                // The re-run can fail like any execution (the default status table; a service's own
-                // overrides are listed on its path).
-                errors: ["400", "404", "409", "413", "415", "422", "502", "503", "504"])
+                // The re-run can fail like any execution.
+                errors: ["400", "404", "413", "415", "502", "503", "504"])
             return [
                 .init("/api/executions", .object(["get": list])),
                 .init(
@@ -1006,13 +1004,8 @@ extension OpenAPIDocument {
                 ("InternalError", .internalError, "An unexpected failure; the reference identifies it"),
                 (
                     "ExecutionFailed", .spExecutionFailed,
-                    "The procedure raised an error whose SQLSTATE maps to no other status; details carry its "
-                        + "SQLSTATE and message"
-                ),
-                (
-                    "ExecutionUnprocessable", .spExecutionFailed,
-                    "The procedure refused the input: a business rule (SQLSTATE P0001) or a data exception "
-                        + "(class 22); details carry its SQLSTATE and message"
+                    "The procedure raised an error; details carry its SQLSTATE "
+                        + "and message"
                 ),
                 (
                     "DatabaseUnavailable", .dbConnectionFailed,

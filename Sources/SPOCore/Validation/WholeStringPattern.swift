@@ -9,7 +9,7 @@
 ///
 /// Matching simulates the compiled automaton on all paths at once (Thompson's construction), so
 /// it costs at most the value's length times the program's size: `([a-z]+)+$` against 10,000
-/// characters takes microseconds where a backtracking engine takes minutes.
+/// characters takes about a millisecond where ICU's backtracking engine took seconds.
 public struct WholeStringPattern: Sendable {
     /// The longest pattern accepted, in characters.
     public static let maxPatternLength = 1000
@@ -26,6 +26,27 @@ public struct WholeStringPattern: Sendable {
     }
 
     let program: [PatternInstruction]
+    /// Per instruction: whether it consumes a character, and which ASCII characters it accepts
+    /// (bits 0–63 and 64–127). Most values are ASCII: their steps test bits instead of copying a
+    /// set out of the program, which costs reference counting on every step.
+    private let consumes: [Bool]
+    private let asciiLow: [UInt64]
+    private let asciiHigh: [UInt64]
+
+    init(program: [PatternInstruction]) {
+        self.program = program
+        var consumes = Array(repeating: false, count: program.count)
+        var low = Array(repeating: UInt64(0), count: program.count)
+        var high = Array(repeating: UInt64(0), count: program.count)
+        for (pc, instruction) in program.enumerated() {
+            guard case .scalar(let set) = instruction else { continue }
+            consumes[pc] = true
+            for value in 0..<UInt32(128) where set.contains(Unicode.Scalar(UInt8(value))) {
+                if value < 64 { low[pc] |= 1 << value } else { high[pc] |= 1 << (value - 64) }
+            }
+        }
+        (self.consumes, asciiLow, asciiHigh) = (consumes, low, high)
+    }
 
     /// The pattern compiled, or why it cannot be.
     public static func compile(_ pattern: String) -> Result<WholeStringPattern, Problem> {
@@ -53,10 +74,19 @@ public struct WholeStringPattern: Sendable {
             if current.isEmpty { return false }
             next.removeAll()
             let scalar = scalars[position]
-            for pc in current.members {
-                if case .scalar(let set) = program[pc], set.contains(scalar) {
-                    follow(from: pc + 1, at: position + 1, scalars, into: &next, stack: &stack)
+            let value = scalar.value
+            for pc in current.members where consumes[pc] {
+                let accepted: Bool
+                if value < 64 {
+                    accepted = asciiLow[pc] & (1 << UInt64(value)) != 0
+                } else if value < 128 {
+                    accepted = asciiHigh[pc] & (1 << UInt64(value - 64)) != 0
+                } else if case .scalar(let set) = program[pc] {
+                    accepted = set.contains(scalar)
+                } else {
+                    accepted = false
                 }
+                if accepted { follow(from: pc + 1, at: position + 1, scalars, into: &next, stack: &stack) }
             }
             swap(&current, &next)
         }
@@ -69,7 +99,7 @@ public struct WholeStringPattern: Sendable {
     ) {
         stack.append(start)
         while let pc = stack.popLast() {
-            guard set.insert(pc) else { continue }
+            guard set.insert(pc), !consumes[pc] else { continue }
             switch program[pc] {
             case .jump(let target): stack.append(target)
             case .split(let first, let second):
