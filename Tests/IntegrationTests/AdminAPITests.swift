@@ -611,14 +611,14 @@ import Testing
     @Test func aFailedExecutionShowsItsErrorAndTheErrorItsExecution() throws {
         let admin = try Admin()
         let reply = admin.execute("business_failure", #"{"p_code": "E042"}"#)
-        let replyError = try admin.fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 502)
+        let replyError = try admin.fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 422)
         let reference = try #require(replyError["reference"]?.stringValue)
         let id = try admin.executionID(reply)
 
         let detail = admin.get("/api/executions/\(id)")
         #expect(detail.status == 200, "\(detail.text)")
         #expect(detail.json["status"] == .string("failed"))
-        #expect(detail.json["http_status"] == .number(502))
+        #expect(detail.json["http_status"] == .number(422))
         #expect(detail.json["error_code"] == .string("SP_EXECUTION_FAILED"))
         #expect(detail.json["attempts"] == .number(1))
         let errors = try #require(detail.json["errors"]?.arrayValue)
@@ -640,7 +640,7 @@ import Testing
         #expect(error.json["execution_id"] == .string(id))
         #expect(error.json["service_name"] == .string("business_failure"))
         #expect(error.json["code"] == .string("SP_EXECUTION_FAILED"))
-        #expect(error.json["http_status"] == .number(502))
+        #expect(error.json["http_status"] == .number(422))
         #expect(error.json["sqlstate"] == .string("P0001"))
         #expect(error.json["message"] == replyError["message"])
         // The details as the client got them (jsonb keeps its own key order).

@@ -52,7 +52,7 @@ import Testing
         #expect(success.status == 200, "\(success.text)")
         let executionID = try #require(success.json["execution_id"]?.stringValue)
         let failure = post(handler, "business_failure", "{}")
-        #expect(failure.status == 502)
+        #expect(failure.status == 422)
         let failureID = try #require(failure.header("X-Execution-ID"))
         let failureReference = try #require(failure.json["error"]?["reference"]?.stringValue)
         let missing = post(handler, "no_such_service", "{}")
@@ -80,7 +80,7 @@ import Testing
             rows
                 == [
                     [executionID, "succeeded", "200", nil, #"{"p_id": 42}"#, "t"],
-                    [failureID, "failed", "502", "SP_EXECUTION_FAILED", #"{"p_code": "E001"}"#, "t"],
+                    [failureID, "failed", "422", "SP_EXECUTION_FAILED", #"{"p_code": "E001"}"#, "t"],
                 ].sorted { ($0[0] ?? "") < ($1[0] ?? "") })
         #expect(
             try fixture.rows("SELECT reference::text, execution_id::text, code FROM spo.service_error ORDER BY code")

@@ -67,11 +67,12 @@ import Testing
     @Test func failureIsAuditedWithItsError() throws {
         let fixture = try Fixture()
         let reply = fixture.execute("business_failure", headers: ["X-Correlation-ID": "corr-failure"])
-        let error = try fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 502)
+        // P0001, a business rule: the status the client was answered is what the audit records.
+        let error = try fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 422)
         #expect(reply.header("X-Correlation-ID") == "corr-failure")
         let row = try execution(fixture, reply)
         #expect(row["status"] == "failed")
-        #expect(row["http_status"] == "502")
+        #expect(row["http_status"] == "422")
         #expect(row["error_code"] == "SP_EXECUTION_FAILED")
         #expect(row["attempts"] == "1")
         #expect(row["user_name"] == "anonymous")

@@ -61,7 +61,7 @@ import Testing
         let world = try AdminWritesTests.World(workers: 1)
         let failed = try world.admin.executionID(world.admin.execute("business_failure", #"{"p_code": "E101"}"#))
         let first = reprocess(world, failed, #"{"reason": "retry"}"#)
-        try world.fixture.expectError(first, "SP_EXECUTION_FAILED", status: 502)
+        try world.fixture.expectError(first, "SP_EXECUTION_FAILED", status: 422)
         let rerun = try world.admin.executionID(first)
         #expect(try claims(world, of: failed) == [[rerun, "false"]])
         // Reprocessed once: again only with force (its re-run is the one to reprocess).
@@ -71,9 +71,9 @@ import Testing
                 == "execution \(failed) was reprocessed already (as \(rerun)); reprocess that one, "
                 + "or send \"force\": true to run this one again")
         #expect(try claims(world, of: failed).count == 1)
-        #expect(reprocess(world, rerun).status == 502, "the re-run failed too, and can be reprocessed")
+        #expect(reprocess(world, rerun).status == 422, "the re-run failed too, and can be reprocessed")
         let forced = reprocess(world, failed, #"{"force": true}"#)
-        #expect(forced.status == 502)
+        #expect(forced.status == 422)
         #expect(try claims(world, of: failed) == [[rerun, "false"], [try world.admin.executionID(forced), "true"]])
 
         for status in ["timeout", "interrupted"] {
@@ -95,12 +95,12 @@ import Testing
             let replies = try world.everyone("POST", "/api/executions/\(failed)/reprocess") { index in
                 #"{"reason": "worker \#(index)"}"#
             }
-            #expect(statuses(replies) == [502: 1, 409: world.crowd.size - 1], "\(replies.map(\.text))")
+            #expect(statuses(replies) == [422: 1, 409: world.crowd.size - 1], "\(replies.map(\.text))")
             for reply in replies where reply.status == 409 {
                 try world.fixture.expectError(reply, "CONFLICT", status: 409)
                 #expect(reply.header("X-Execution-ID") == nil, "a refused request ran nothing")
             }
-            let ran = try world.admin.executionID(try #require(replies.first { $0.status == 502 }))
+            let ran = try world.admin.executionID(try #require(replies.first { $0.status == 422 }))
             #expect(try claims(world, of: failed) == [[ran, "false"]])
             #expect(try reruns(world, of: failed) == [ran])
         }

@@ -72,7 +72,7 @@ import Testing
             fixture.handler.configuration.retryPolicy(for: fixture.handler.configuration.services["business_failure"]!)
                 .maxAttempts == 3)
         let reply = fixture.execute("business_failure")
-        try fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 502)
+        try fixture.expectError(reply, "SP_EXECUTION_FAILED", status: 422)
         #expect(try attempts(fixture, reply) == [["1", "failed", "P0001"]])
         #expect(
             try fixture.value(

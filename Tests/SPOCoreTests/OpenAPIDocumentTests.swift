@@ -286,10 +286,57 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         #expect(outputs?["properties"]?["p_ref"]?["type"] == .string("string"))
     }
 
+    @Test func executionPathsListTheStatusesOfTheSQLStateTable() throws {
+        let responses = try #require(execute("rows")?["responses"])
+        #expect(
+            keys(responses) == [
+                "200", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
+            ])
+        #expect(
+            responses["422"]?["description"]
+                == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 22"))
+        #expect(
+            responses["409"]?["description"] == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE class 23"))
+        // 403 is both a key's refusal and the procedure's missing privilege.
+        let forbidden = responses["403"]?["description"]?.stringValue ?? ""
+        #expect(
+            forbidden.hasPrefix("FORBIDDEN: ")
+                && forbidden.hasSuffix("or SP_EXECUTION_FAILED: the procedure raised SQLSTATE 42501"))
+        #expect(
+            responses["422"]?["content"]?["application/json"]?["schema"]
+                == .object(["$ref": .string("#/components/schemas/Error")]))
+    }
+
+    @Test func aServiceOverrideShowsOnItsOwnPathAndTheEnvelope() throws {
+        var overridden = service("strict", .void)
+        overridden.errorStatuses = try SQLStateStatusMap.read(
+            .object(["P0001": .number("409"), "22": .number("400"), "P0002": .number("404")])
+        ).get()
+        var withOverride = configuration
+        withOverride.services["strict"] = overridden
+        let document = OpenAPIDocument.make(withOverride)
+        let responses = try #require(document["paths"]?["/api/services/strict/execute"]?["post"]?["responses"])
+        // 422 is gone: both of its defaults are redirected.
+        #expect(
+            keys(responses) == ["200", "400", "401", "403", "404", "409", "413", "415", "500", "502", "503", "504"])
+        #expect(
+            responses["409"]?["description"]
+                == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 23"))
+        #expect(responses["400"]?["description"]?.stringValue?.hasSuffix("raised SQLSTATE class 22") == true)
+        #expect(responses["404"]?["description"]?.stringValue?.hasSuffix("raised SQLSTATE P0002") == true)
+        // The envelope can run any service: the union.
+        let envelope = try #require(document["paths"]?["/api/execute"]?["post"]?["responses"])
+        #expect(Set(keys(envelope)).isSuperset(of: ["400", "404", "409", "422"]))
+        #expect(envelope["409"]?["description"]?.stringValue?.contains("SQLSTATE P0001") == true)
+        // The other services keep the default table.
+        let rows = keys(document["paths"]?["/api/services/rows/execute"]?["post"]?["responses"])
+        #expect(rows.contains("422"))
+    }
+
     @Test func everyErrorResponseReferencesTheSharedErrorShape() throws {
         let responses = try #require(execute("everything")?["responses"])
         for (status, name) in [
-            ("400", "InvalidParameters"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "ServiceNotFound"),
+            ("400", "InvalidParameters"), ("401", "Unauthorized"), ("404", "ServiceNotFound"),
             ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("502", "ExecutionFailed"),
             ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ] {
@@ -352,7 +399,7 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
             Set(keys(schema?["properties"]))
                 == [
                     "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "enabled", "result_shape", "id", "version",
+                    "retry_policy", "errors", "enabled", "result_shape", "id", "version",
                 ])
         #expect(schema?["additionalProperties"] == .bool(false))
         let parameter = document["components"]?["schemas"]?["ServiceParameter"]

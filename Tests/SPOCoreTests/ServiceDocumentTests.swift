@@ -261,6 +261,62 @@ private let fullService = """
         #expect(reread.retryPolicy == service.retryPolicy)
     }
 
+    @Test func errorStatusOverridesRoundTrip() throws {
+        let draft = try ServiceDocument.draft(
+            from: json(
+                #"{"name": "s", "connection": "c", "procedure": "f", "errors": {"P0001": 409, "23": 422}}"#))
+        #expect(draft.errorStatuses.overrides == ["P0001": 409, "23": 422])
+        let service = ServiceDefinition(
+            name: "s", connection: "c", procedure: QualifiedName(schema: "public", name: "f"), resultShape: .void,
+            parameters: [], errorStatuses: draft.errorStatuses)
+        let document = ServiceDocument.document(for: service)
+        // Sorted keys: a stable export.
+        #expect(document["errors"]?.serialized() == #"{"23":422,"P0001":409}"#)
+        #expect(
+            try ServiceDocument.draft(from: JSONValue.parse(document.serialized())).errorStatuses == draft.errorStatuses
+        )
+        // Without overrides the member is left out, and reads back as none.
+        let plain = ServiceDocument.document(
+            for: ServiceDefinition(
+                name: "s", connection: "c", procedure: QualifiedName(schema: "public", name: "f"), resultShape: .void,
+                parameters: []))
+        #expect(plain["errors"] == nil)
+        #expect(try ServiceDocument.draft(from: plain).errorStatuses.overrides.isEmpty)
+    }
+
+    @Test func badErrorStatusOverridesAreRefusedByPath() {
+        let found = problems { () throws(ConfigurationError) in
+            try ServiceDocument.draft(
+                from: json(
+                    #"{"name": "s", "connection": "c", "procedure": "f", "errors": {"P01": 409, "23": 302, "22": "x"}}"#
+                ))
+        }
+        #expect(
+            found == [
+                "service.errors.P01: must be a SQLSTATE (5 characters, e.g. P0001) or a class (2, e.g. 23) in digits "
+                    + "and uppercase letters",
+                "service.errors.23: must be an HTTP status from 400 to 599",
+                "service.errors.22: must be an HTTP status from 400 to 599",
+            ])
+        #expect(
+            problems { () throws(ConfigurationError) in
+                try ServiceDocument.draft(
+                    from: json(#"{"name": "s", "connection": "c", "procedure": "f", "errors": [1]}"#))
+            } == ["service.errors: must be an object of SQLSTATE or class: HTTP status"])
+    }
+
+    @Test func unsupportedPatternsAreRefusedWhenWritten() {
+        let found = problems { () throws(ConfigurationError) in
+            try ServiceDocument.draft(
+                from: json(
+                    #"{"name": "s", "connection": "c", "procedure": "f", "parameters": [{"name": "p", "type": "text", "pattern": "(a)\\1"}, {"name": "q", "type": "text", "pattern": "([a-z"}]}"#
+                ))
+        }
+        #expect(found.count == 2)
+        #expect(found.first?.hasPrefix("service.parameters[0].pattern: backreferences") == true)
+        #expect(found.last?.hasPrefix("service.parameters[1].pattern: unclosed [") == true)
+    }
+
     @Test func serviceWithoutRetryPolicyWritesNull() throws {
         let service = ServiceDefinition(
             name: "s", connection: "c", procedure: QualifiedName(schema: "public", name: "f"), resultShape: .void,

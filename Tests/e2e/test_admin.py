@@ -162,10 +162,10 @@ def test_execution_detail_and_errors(spo):
     assert detail["errors"] == [] and detail["reprocessed_as"] == [] and detail["reprocessing_of"] is None
 
     failed = spo.execute("business_failure", {"p_code": "E777"})
-    reply_error = error_of(failed, 502, "SP_EXECUTION_FAILED")
+    reply_error = error_of(failed, 422, "SP_EXECUTION_FAILED")
     execution_id = failed.headers["X-Execution-ID"]
     detail = ok(get(spo, f"/api/executions/{execution_id}"))
-    assert detail["status"] == "failed" and detail["http_status"] == 502
+    assert detail["status"] == "failed" and detail["http_status"] == 422
     assert [e["code"] for e in detail["errors"]] == ["SP_EXECUTION_FAILED"]
     assert detail["errors"][0]["reference"] == reply_error["reference"]
 

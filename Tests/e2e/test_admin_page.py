@@ -345,7 +345,7 @@ def test_executions_filter_by_service_and_page_with_the_cursor(signed_in, spo, s
 def test_reprocess_a_failed_execution_with_a_reason_and_follow_the_link(signed_in, spo):
     page = signed_in
     failed = spo.execute("note_add", {"p_customer_id": 999999, "p_note": "customer does not exist"})
-    assert failed.status_code == 502, failed.text  # the foreign key: a business error, not retried
+    assert failed.status_code == 409, failed.text  # the foreign key (class 23): a business error, not retried
     old = failed.headers["X-Execution-ID"]
 
     page.go(f"/executions/{old}")
@@ -466,7 +466,7 @@ def test_the_services_list_is_usable_at_phone_width(signed_in, spo):
 def test_error_look_up_by_reference(signed_in, spo):
     page = signed_in
     failed = spo.execute("business_failure", {"p_code": "E303"})
-    assert failed.status_code == 502
+    assert failed.status_code == 422
     reference = failed.json()["error"]["reference"]
 
     page.go("/errors")

@@ -105,9 +105,9 @@ def test_errors_have_the_spec_shape(spo):
     response = requests.post(spo.url("/api/services/customer_get/execute"), data=b"p_id=1",
                              headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
     assert_error_shape(response, 415, "UNSUPPORTED_MEDIA_TYPE")
-    # 502: the procedure raised a business error; details carry the SQLSTATE
+    # 422: the procedure raised a business error (P0001); details carry the SQLSTATE
     response = spo.execute("business_failure", {"p_code": "E042"})
-    error = assert_error_shape(response, 502, "SP_EXECUTION_FAILED")
+    error = assert_error_shape(response, 422, "SP_EXECUTION_FAILED")
     assert "P0001" in json.dumps(error["details"]), error
     assert "E042" in error["message"] + json.dumps(error["details"]), error
     # 504: past the service timeout (slow: 1000 ms)
@@ -142,7 +142,7 @@ def test_correlation_id_is_echoed_and_audited(spo):
     # Errors echo it too, and a failed execution has its row as well.
     given = correlation_id()
     response = spo.execute("business_failure", {}, headers={"X-Correlation-ID": given})
-    assert response.status_code == 502
+    assert response.status_code == 422
     assert response.headers["X-Correlation-ID"] == given
     execution_id = response.headers["X-Execution-ID"]
     row = spo.psql(

@@ -51,10 +51,10 @@ def test_a_reprocessed_execution_is_linked_both_ways(spo):
 
 def test_a_failed_execution_can_be_rerun_with_other_parameters(spo):
     failed, original = _execute(spo, "business_failure", {"p_code": "E101"})
-    assert failed.status_code == 502
+    assert failed.status_code == 422
     rerun = _reprocess(spo, original, {"reason": "new code", "parameters": {"p_code": "E202"}})
     # The procedure always raises: the re-run fails too, and is audited and linked like any run.
-    assert rerun.status_code == 502 and rerun.json()["error"]["code"] == "SP_EXECUTION_FAILED"
+    assert rerun.status_code == 422 and rerun.json()["error"]["code"] == "SP_EXECUTION_FAILED"
     new = rerun.headers["X-Execution-ID"]
     detail = _detail(spo, new)
     assert detail["reprocess_of"] == original and detail["parameters"] == {"p_code": "E202"}
@@ -91,7 +91,7 @@ def test_only_admin_keys_reprocess(spo):
 def test_concurrent_requests_through_the_pool_reprocess_one_execution_once(spo):
     for _ in range(3):
         failed, original = _execute(spo, "business_failure", {"p_code": "E303"})
-        assert failed.status_code == 502
+        assert failed.status_code == 422
         barrier = threading.Barrier(12)
         responses = [None] * 12
 
@@ -105,8 +105,8 @@ def test_concurrent_requests_through_the_pool_reprocess_one_execution_once(spo):
         for thread in threads:
             thread.join(timeout=60)
         codes = sorted(r.status_code for r in responses)
-        assert codes == [409] * 11 + [502], [r.text for r in responses]
-        ran = next(r for r in responses if r.status_code == 502).headers["X-Execution-ID"]
+        assert codes == [409] * 11 + [422], [r.text for r in responses]
+        ran = next(r for r in responses if r.status_code == 422).headers["X-Execution-ID"]
         assert all("X-Execution-ID" not in r.headers for r in responses if r.status_code == 409)
         assert _reprocessing_rows(spo, original) == 1
         assert spo.psql(f"SELECT id FROM spo.service_execution WHERE reprocess_of = '{original}'").split() == [ran]

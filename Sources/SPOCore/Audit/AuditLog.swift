@@ -98,13 +98,14 @@ public struct AuditLog {
             record.failure.map { failure in
                 [
                     failure.reference, failure.error.code.rawValue, failure.error.sqlstate, failure.error.message,
-                    JSONValue.array(failure.error.details).serialized(),
+                    // The audit keeps what administrators see: detail and hint included.
+                    JSONValue.array(failure.error.details(for: .administrator)).serialized(),
                 ]
             } ?? []
         guard let execution = record.execution else {
             guard let error = record.failure else { return nil }
             let values =
-                [failure[0], error.serviceName, failure[1], String(error.error.code.httpStatus)] + failure[2...]
+                [failure[0], error.serviceName, failure[1], String(error.error.status)] + failure[2...]
             return (.error, values + [finished])
         }
         let values: [String?] = [

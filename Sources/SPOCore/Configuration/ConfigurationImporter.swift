@@ -287,7 +287,7 @@ public struct ConfigurationImporter {
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
                         timeout_ms = $6, retry_policy = $7
-                    WHERE name = $1 AND version = $11
+                    WHERE name = $1 AND version = $12
                     RETURNING id)
                 """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
             if written.affectedRows == 0 {
@@ -303,10 +303,11 @@ public struct ConfigurationImporter {
     /// The configuration row of the service row `s` a statement wrote.
     private static let configurationWrite = """
 
-        INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters)
-        SELECT id, $8, $9, $10::jsonb FROM s
+        INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses)
+        SELECT id, $8, $9, $10::jsonb, $11::jsonb FROM s
         ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
-            result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters, updated_at = now()
+            result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
+            error_statuses = EXCLUDED.error_statuses, updated_at = now()
         """
 
     private static func values(
@@ -317,6 +318,7 @@ public struct ConfigurationImporter {
             String(draft.timeoutMilliseconds), draft.retryPolicy, routine.name.description,
             routine.resultShape.rawValue,
             JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
+            draft.errorStatuses.document.serialized(),
         ]
     }
 

@@ -59,7 +59,7 @@ public enum ConfigurationStore {
         let services = try connection.execute(
             """
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
-                   s.version, c.procedure, c.result_shape, c.parameters::text
+                   s.version, c.procedure, c.result_shape, c.parameters::text, c.error_statuses::text
             FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
@@ -79,6 +79,7 @@ public enum ConfigurationStore {
         let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
             try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")
         }
+        let errorStatuses = try SQLStateStatusMap.read(JSONValue.parse(result.value(row, 12) ?? "{}")).get()
         guard let procedure = QualifiedName(parsing: result.value(row, 9) ?? ""),
             let shape = ServiceDefinition.ResultShape(rawValue: result.value(row, 10) ?? ""),
             let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? "")
@@ -88,6 +89,6 @@ public enum ConfigurationStore {
             enabled: result.value(row, 3) == "t", kind: kind, connection: result.value(row, 5) ?? "",
             procedure: procedure, resultShape: shape, parameters: parameters,
             timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
-            version: Int(result.value(row, 8) ?? "") ?? 1)
+            errorStatuses: errorStatuses, version: Int(result.value(row, 8) ?? "") ?? 1)
     }
 }

@@ -30,12 +30,15 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var parameters: [ParameterSpec]
     public var timeoutMilliseconds: Int
     public var retryPolicy: String?
+    /// The status of `SP_EXECUTION_FAILED` by SQLSTATE, with this service's overrides.
+    public var errorStatuses: SQLStateStatusMap
     public var version: Int
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,
         connection: String, procedure: QualifiedName, resultShape: ResultShape, parameters: [ParameterSpec],
-        timeoutMilliseconds: Int = 30_000, retryPolicy: String? = nil, version: Int = 1
+        timeoutMilliseconds: Int = 30_000, retryPolicy: String? = nil,
+        errorStatuses: SQLStateStatusMap = SQLStateStatusMap(), version: Int = 1
     ) {
         self.id = id
         self.name = name
@@ -48,6 +51,7 @@ public struct ServiceDefinition: Sendable, Equatable {
         self.parameters = parameters
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retryPolicy = retryPolicy
+        self.errorStatuses = errorStatuses
         self.version = version
     }
 

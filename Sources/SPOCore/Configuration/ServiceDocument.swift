@@ -29,6 +29,8 @@ public enum ServiceDocument {
         public var parameters: [ParameterSpec]?
         public var timeoutMilliseconds: Int
         public var retryPolicy: String?
+        /// The `errors` member: status overrides of `SP_EXECUTION_FAILED` by SQLSTATE.
+        public var errorStatuses = SQLStateStatusMap()
     }
 
     // MARK: - Reading
@@ -59,15 +61,26 @@ public enum ServiceDocument {
         for parameter in parameters ?? [] where !seen.insert(parameter.name).inserted {
             reader.problem("parameters", "\(parameter.name) is listed more than once")
         }
-        let draft = Draft(
+        for (index, parameter) in (parameters ?? []).enumerated() {
+            if let pattern = parameter.pattern, case .failure(let error) = WholeStringPattern.compile(pattern) {
+                reader.problem("parameters[\(index)].pattern", error.description)
+            }
+        }
+        var draft = Draft(
             name: name, description: reader.string("description", default: "") ?? "",
             enabled: reader.bool("enabled", default: true), kind: kind ?? .procedure,
             connection: reader.string("connection") ?? "", procedure: reader.string("procedure") ?? "",
             parameters: parameters,
             timeoutMilliseconds: reader.int("timeout_ms", default: 30_000, range: 1...3_600_000),
             retryPolicy: reader.string("retry_policy", default: nil))
+        if let errors = value["errors"], errors != .null {
+            switch SQLStateStatusMap.read(errors) {
+            case .success(let statuses): draft.errorStatuses = statuses
+            case .failure(let error): for found in error.problems { reader.problem(found.path, found.problem) }
+            }
+        }
         try reader.finish(allowed: [
-            "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms",
+            "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -151,15 +164,20 @@ public enum ServiceDocument {
     // MARK: - Writing
 
     public static func document(for service: ServiceDefinition) -> JSONValue {
-        .object([
-            "name": .string(service.name), "description": .string(service.description),
-            "kind": .string(service.kind.rawValue), "connection": .string(service.connection),
-            "procedure": .string(service.procedure.description),
-            "parameters": .array(service.parameters.map(document(for:))),
-            "timeout_ms": .number(service.timeoutMilliseconds),
-            "retry_policy": service.retryPolicy.map(JSONValue.string) ?? .null, "enabled": .bool(service.enabled),
-            "result_shape": .string(service.resultShape.rawValue),
-        ])
+        var members: [JSONValue.Member] = [
+            .init("name", .string(service.name)), .init("description", .string(service.description)),
+            .init("kind", .string(service.kind.rawValue)), .init("connection", .string(service.connection)),
+            .init("procedure", .string(service.procedure.description)),
+            .init("parameters", .array(service.parameters.map(document(for:)))),
+            .init("timeout_ms", .number(service.timeoutMilliseconds)),
+            .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
+            .init("enabled", .bool(service.enabled)), .init("result_shape", .string(service.resultShape.rawValue)),
+        ]
+        // Only when there are overrides, like a parameter's optional fields.
+        if !service.errorStatuses.overrides.isEmpty {
+            members.insert(.init("errors", service.errorStatuses.document), at: 8)
+        }
+        return .object(members)
     }
 
     public static func document(for parameter: ParameterSpec) -> JSONValue {

@@ -45,38 +45,93 @@ public struct APIError: Error, Sendable {
         }
     }
 
+    /// Who reads an error answer, which decides how much of it they see.
+    public enum Audience: Sendable {
+        /// Gateway clients: the code, message and the details meant for everyone.
+        case client
+        /// Admin keys (and the audit): the confidential details too.
+        case administrator
+    }
+
     public var code: Code
+    /// The HTTP status answered: the code's, except for `SP_EXECUTION_FAILED`, whose status
+    /// follows the SQLSTATE (`SQLStateStatusMap`).
+    public var status: Int
     public var message: String
-    /// An array of objects saying what exactly went wrong.
+    /// An array of objects saying what exactly went wrong, as every caller sees them.
     public var details: [JSONValue]
+    /// The details as administrators and the audit see them, when they hold more than `details`
+    /// (the database's `detail` and `hint`, which can echo other rows' values); nil when the same.
+    public var confidentialDetails: [JSONValue]?
     /// The database's SQLSTATE, when the error came from there.
     public var sqlstate: String?
 
-    public init(_ code: Code, _ message: String, details: [JSONValue] = [], sqlstate: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, details: [JSONValue] = [], sqlstate: String? = nil, status: Int? = nil
+    ) {
         self.code = code
+        self.status = status ?? code.httpStatus
         self.message = message
         self.details = details
         self.sqlstate = sqlstate
     }
+
+    /// The details `audience` may see.
+    public func details(for audience: Audience) -> [JSONValue] {
+        audience == .administrator ? confidentialDetails ?? details : details
+    }
 }
 
 extension APIError {
-    /// Every rejected parameter, named with its reason.
+    /// At most this many problems are listed in `details`; one last item says how many more
+    /// there were, so one huge array cannot make a multi-megabyte answer and audit row.
+    public static let maxListedProblems = 100
+    /// At most this many parameter names in the message.
+    public static let maxNamesInMessage = 10
+    /// Longest parameter name or problem text echoed (in characters); longer ones are cut with "…".
+    public static let maxEchoedCharacters = 200
+
+    /// Every rejected parameter, named with its reason — up to `maxListedProblems` of them.
     public static func invalidParameters(_ problems: [ParameterProblem]) -> APIError {
-        let names = problems.compactMap(\.parameter)
+        var names: [String] = []
+        var seen: Set<String> = []
+        for case let name? in problems.lazy.map(\.parameter) where seen.insert(name).inserted { names.append(name) }
+        let listedNames = names.prefix(maxNamesInMessage).map { bounded($0) }.joined(separator: ", ")
+        let moreNames = names.count > maxNamesInMessage ? " and \(names.count - maxNamesInMessage) more" : ""
         let message =
             names.isEmpty
-            ? (problems.first?.problem ?? "invalid parameters")
-            : "invalid parameters: " + names.joined(separator: ", ")
-        return APIError(
-            .invalidParameters, message,
-            details: problems.map {
-                .object(["parameter": $0.parameter.map(JSONValue.string) ?? .null, "problem": .string($0.problem)])
-            })
+            ? bounded(problems.first?.problem ?? "invalid parameters")
+            : "invalid parameters: " + listedNames + moreNames
+        var details: [JSONValue] = problems.prefix(maxListedProblems).map {
+            .object([
+                "parameter": $0.parameter.map { .string(bounded($0)) } ?? .null,
+                "problem": .string(bounded($0.problem)),
+            ])
+        }
+        if problems.count > maxListedProblems {
+            let omitted = problems.count - maxListedProblems
+            details.append(
+                .object([
+                    "parameter": .null,
+                    "problem": .string("\(omitted) more problem\(omitted == 1 ? "" : "s") not listed"),
+                ]))
+        }
+        return APIError(.invalidParameters, message, details: details)
     }
 
-    /// The failure of an execution, as the client should see it.
-    public static func executionFailed(_ error: PGError, service: String, timeoutMilliseconds: Int) -> APIError {
+    /// `text` cut to `maxEchoedCharacters`, marked with "…" where it was cut.
+    static func bounded(_ text: String) -> String {
+        guard text.unicodeScalars.count > maxEchoedCharacters else { return text }
+        var cut = String.UnicodeScalarView(text.unicodeScalars.prefix(maxEchoedCharacters - 1))
+        cut.append("…")
+        return String(cut)
+    }
+
+    /// The failure of an execution, as the client should see it: a procedure's own error answers
+    /// the status `statuses` gives its SQLSTATE, with `detail` and `hint` for administrators only.
+    public static func executionFailed(
+        _ error: PGError, service: String, timeoutMilliseconds: Int, statuses: SQLStateStatusMap = SQLStateStatusMap()
+    ) -> APIError {
         switch error.kind {
         case .timeout:
             return APIError(
@@ -89,14 +144,17 @@ extension APIError {
                 details: [.object(["sqlstate": .string(error.sqlstate), "message": .string(error.message)])],
                 sqlstate: error.sqlstate)
         case .server:
-            var detail: [JSONValue.Member] = [
+            let shared: [JSONValue.Member] = [
                 .init("sqlstate", .string(error.sqlstate)), .init("message", .string(error.message)),
             ]
-            if let text = error.detail { detail.append(.init("detail", .string(text))) }
-            if let hint = error.hint { detail.append(.init("hint", .string(hint))) }
-            return APIError(
+            var confidential = shared
+            if let text = error.detail { confidential.append(.init("detail", .string(text))) }
+            if let hint = error.hint { confidential.append(.init("hint", .string(hint))) }
+            var failure = APIError(
                 .spExecutionFailed, "the procedure of service \(service) failed: \(error.message)",
-                details: [.object(detail)], sqlstate: error.sqlstate)
+                details: [.object(shared)], sqlstate: error.sqlstate, status: statuses.status(for: error.sqlstate))
+            if confidential.count > shared.count { failure.confidentialDetails = [.object(confidential)] }
+            return failure
         }
     }
 }

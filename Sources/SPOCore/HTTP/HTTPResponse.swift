@@ -20,15 +20,20 @@ public struct HTTPResponse: Sendable {
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
     }
 
-    /// The one rendering of an error: `{"error": {"code", "message", "reference", "details"}}`.
-    public static func error(_ error: APIError, reference: String?, headers: [(String, String)] = []) -> HTTPResponse {
+    /// The one rendering of an error: `{"error": {"code", "message", "reference", "details"}}`,
+    /// with the details `audience` may see.
+    public static func error(
+        _ error: APIError, reference: String?, headers: [(String, String)] = [],
+        audience: APIError.Audience = .client
+    ) -> HTTPResponse {
         let body: JSONValue = .object([
             "error": .object([
                 "code": .string(error.code.rawValue), "message": .string(error.message),
-                "reference": reference.map(JSONValue.string) ?? .null, "details": .array(error.details),
+                "reference": reference.map(JSONValue.string) ?? .null,
+                "details": .array(error.details(for: audience)),
             ])
         ])
-        return json(error.code.httpStatus, body, headers: headers)
+        return json(error.status, body, headers: headers)
     }
 
     /// The CGI form nginx expects: `Status:` and headers, a blank line, the body.
@@ -65,10 +70,42 @@ public struct HTTPResponse: Sendable {
         case 409: "Conflict"
         case 413: "Payload Too Large"
         case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Entity"
         case 500: "Internal Server Error"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"
+        default: otherReason(status)
+        }
+    }
+
+    /// The rest of RFC 9110's phrases, for statuses a service's `errors` overrides may choose.
+    private static func otherReason(_ status: Int) -> String {
+        switch status {
+        case 402: "Payment Required"
+        case 406: "Not Acceptable"
+        case 407: "Proxy Authentication Required"
+        case 408: "Request Timeout"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 414: "URI Too Long"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
+        case 421: "Misdirected Request"
+        case 423: "Locked"
+        case 424: "Failed Dependency"
+        case 425: "Too Early"
+        case 426: "Upgrade Required"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 451: "Unavailable For Legal Reasons"
+        case 501: "Not Implemented"
+        case 505: "HTTP Version Not Supported"
+        case 507: "Insufficient Storage"
+        case 508: "Loop Detected"
+        case 511: "Network Authentication Required"
         default: "Status"
         }
     }

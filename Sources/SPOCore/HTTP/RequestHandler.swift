@@ -211,7 +211,9 @@ public final class RequestHandler {
         defer { journal?.end() }
         let outcome = executor.execute(service, parameters: bound, configuration: configuration)
         let error = outcome.result.failure.map {
-            APIError.executionFailed($0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds)
+            APIError.executionFailed(
+                $0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds,
+                statuses: service.errorStatuses)
         }
         return finish(
             service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID,
@@ -295,7 +297,7 @@ public final class RequestHandler {
         let record = AuditRecord(
             execution: .init(
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
-                status: status, httpStatus: error?.code.httpStatus ?? 200, errorCode: error?.code.rawValue,
+                status: status, httpStatus: error?.status ?? 200, errorCode: error?.code.rawValue,
                 durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
@@ -312,7 +314,7 @@ public final class RequestHandler {
                         "correlation_id": .string(context.correlationID),
                     ])
             }
-            return .error(error, reference: reference, headers: headers)
+            return .error(error, reference: reference, headers: headers, audience: context.audience)
         }
         let outcome = outcome!
         var body: JSONValue = .object([
@@ -343,7 +345,9 @@ public final class RequestHandler {
         let reference = RandomID.uuid()
         let record = AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error))
         let written = write(record, context)
-        return .error(error, reference: written ? reference : nil, headers: context.headers + extraHeaders)
+        return .error(
+            error, reference: written ? reference : nil, headers: context.headers + extraHeaders,
+            audience: context.audience)
     }
 
     /// Commits the record, or spools it when the control database cannot take it. False when
@@ -469,6 +473,9 @@ struct RequestContext {
     }
 
     var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// Admin keys see an error's confidential details; everyone else (anonymous too) does not.
+    var audience: APIError.Audience { principal.key?.role == .admin ? .administrator : .client }
 
     /// Client-supplied ids are echoed in headers and logs: printable, no separators, bounded.
     static func isValidToken(_ text: String) -> Bool {

@@ -23,14 +23,17 @@ extension OpenAPIDocument {
             case .executeEnvelope:
                 add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)
             default:
-                add(endpoint.path.description, endpoint.method, operation(endpoint))
+                // Reprocessing runs any service again: its failures answer what the services' do.
+                let failures =
+                    endpoint.errors.contains(.spExecutionFailed) ? ExecutionFailures.union(services) : []
+                add(endpoint.path.description, endpoint.method, operation(endpoint, failures: failures))
             }
         }
         return paths.map { .init($0.path, .object($0.operations)) }
     }
 
-    /// An operation as the table declares it.
-    static func operation(_ endpoint: Endpoint) -> JSONValue {
+    /// An operation as the table declares it, with the statuses `failures` of SP_EXECUTION_FAILED.
+    static func operation(_ endpoint: Endpoint, failures: [(status: Int, keys: [String])] = []) -> JSONValue {
         var members: [JSONValue.Member] = [
             .init("tags", .array([.string(endpoint.tag)])), .init("operationId", .string(endpoint.id.rawValue)),
             .init("summary", .string(endpoint.summary)),
@@ -53,7 +56,8 @@ extension OpenAPIDocument {
         for code in Set(endpoint.commonErrors + endpoint.errors) {
             responses.append((String(code.httpStatus), Components.ref("responses/\(Components.responseName(code))")))
         }
-        members.append(.init("responses", .object(responses.sorted { $0.0 < $1.0 }.map { .init($0.0, $0.1) })))
+        let sorted = responses.sorted { $0.0 < $1.0 }.map { JSONValue.Member($0.0, $0.1) }
+        members.append(.init("responses", .object(ExecutionFailures.merged(sorted, failures))))
         return .object(members)
     }
 

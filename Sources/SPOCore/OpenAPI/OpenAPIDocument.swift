@@ -77,7 +77,8 @@ extension OpenAPIDocument {
             "responses": executionResponses(
                 envelope(
                     service: .object(["type": .string("string"), "enum": .array([.string(service.name)])]),
-                    data: ResultSchema.data(service))),
+                    data: ResultSchema.data(service)),
+                failures: service.errorStatuses.reachableStatuses),
         ])
         return .object(["post": operation])
     }
@@ -113,7 +114,8 @@ extension OpenAPIDocument {
                 "required": .bool(true),
                 "content": .object(["application/json": .object(["schema": body])]),
             ]),
-            "responses": executionResponses(Components.ref("schemas/ExecutionResult")),
+            "responses": executionResponses(
+                Components.ref("schemas/ExecutionResult"), failures: ExecutionFailures.union(services)),
         ])
         return .object(["post": operation])
     }
@@ -146,9 +148,10 @@ extension OpenAPIDocument {
         ])
     }
 
-    /// 200 with `schema`, and every error an execution can end in.
-    static func executionResponses(_ schema: JSONValue) -> JSONValue {
-        var responses: [JSONValue.Member] = [
+    /// 200 with `schema`, and every error an execution can end in: `failures` are the statuses
+    /// of `SP_EXECUTION_FAILED` (`SQLStateStatusMap.reachableStatuses`).
+    static func executionResponses(_ schema: JSONValue, failures: [(status: Int, keys: [String])]) -> JSONValue {
+        let responses: [JSONValue.Member] = [
             .init(
                 "200",
                 .object([
@@ -160,12 +163,12 @@ extension OpenAPIDocument {
                     "content": .object(["application/json": .object(["schema": schema])]),
                 ]))
         ]
-        responses += [
+        let fixed = [
             ("400", "InvalidParameters"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "ServiceNotFound"),
             ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("500", "InternalError"),
             ("502", "ExecutionFailed"), ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ].map { JSONValue.Member($0.0, Components.ref("responses/\($0.1)")) }
-        return .object(responses)
+        return .object(responses + ExecutionFailures.merged(fixed, failures))
     }
 }
 
@@ -632,6 +635,19 @@ extension OpenAPIDocument {
                         ])),
                     .init("timeout_ms", integer(nil, 1...3_600_000, default: 30_000)),
                     .init("retry_policy", typed("string", "The name of a retry policy", nullable: true)),
+                    .init(
+                        "errors",
+                        typed(
+                            "object",
+                            "The status of SP_EXECUTION_FAILED by SQLSTATE (5 characters) or class (2), over the "
+                                + "default table",
+                            extra: [
+                                .init(
+                                    "additionalProperties",
+                                    typed(
+                                        "integer",
+                                        extra: [.init("minimum", .number(400)), .init("maximum", .number(599))]))
+                            ])),
                     .init("enabled", typed("boolean", extra: [.init("default", .bool(true))])),
                     .init(
                         "result_shape",

@@ -56,19 +56,20 @@ public struct ValidationFailure: Error, Sendable, Equatable {
 public struct ParameterValidator: Sendable {
     public let parameters: [ParameterSpec]
     /// Whole-string matchers for configured patterns, compiled once, by parameter name.
-    private let patterns: [String: NSRegularExpression]
+    private let patterns: [String: WholeStringPattern]
     /// Mistakes in the configuration itself, reported by every `validate(_:)` so they surface
     /// on the first request instead of crashing or being silently ignored.
     private let configurationProblems: [ParameterProblem]
 
     public init(parameters: [ParameterSpec]) {
         self.parameters = parameters
-        var patterns: [String: NSRegularExpression] = [:]
+        var patterns: [String: WholeStringPattern] = [:]
         var problems: [ParameterProblem] = []
         for spec in parameters {
             if let pattern = spec.pattern {
-                if let regex = Self.compileWholeMatch(pattern) {
-                    patterns[spec.name] = regex
+                // Writes refuse such patterns; one stored before (or by hand) fails closed.
+                if case .success(let compiled) = WholeStringPattern.compile(pattern) {
+                    patterns[spec.name] = compiled
                 } else {
                     problems.append(ParameterProblem(parameter: spec.name, problem: "invalid pattern in configuration"))
                 }
@@ -213,13 +214,19 @@ public struct ParameterValidator: Sendable {
                 messages.append("must be at most \(maximum)")
             }
         }
+        var tooLong = false
         if base == .text || base == .varchar, let limit = lengthLimit(spec), text.unicodeScalars.count > limit {
             messages.append("must be at most \(limit) characters")
+            tooLong = true
         }
-        if !Self.isJSON(base), let regex = patterns[spec.name], let pattern = spec.pattern,
-            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil
-        {
-            messages.append("must match pattern \(pattern)")
+        // Length first: a value already refused is not matched at all.
+        if !Self.isJSON(base), !tooLong, let compiled = patterns[spec.name], let pattern = spec.pattern {
+            if text.unicodeScalars.count > WholeStringPattern.maxValueLength {
+                messages.append(
+                    "must be at most \(WholeStringPattern.maxValueLength) characters to be matched against its pattern")
+            } else if !compiled.matches(text) {
+                messages.append("must match pattern \(pattern)")
+            }
         }
         if let allowed = spec.allowedValues,
             !allowed.contains(where: { Self.matches($0, text: text, value: value, base) })
@@ -254,13 +261,6 @@ public struct ParameterValidator: Sendable {
     }
 
     // MARK: - Configuration
-
-    /// A regex matching the whole string. The pattern is first compiled on its own, so that
-    /// one like `a)|(b` is reported as invalid rather than changing meaning once wrapped.
-    private static func compileWholeMatch(_ pattern: String) -> NSRegularExpression? {
-        guard (try? NSRegularExpression(pattern: pattern)) != nil else { return nil }
-        return try? NSRegularExpression(pattern: "\\A(?:" + pattern + ")\\z")
-    }
 
     /// Bounds that cannot be compared with anything are configuration mistakes.
     private static func boundProblems(_ spec: ParameterSpec) -> [ParameterProblem] {
