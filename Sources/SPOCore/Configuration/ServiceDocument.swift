@@ -29,6 +29,9 @@ public enum ServiceDocument {
         public var parameters: [ParameterSpec]?
         public var timeoutMilliseconds: Int
         public var retryPolicy: String?
+        /// Running it twice is the same as running it once: a call whose connection was lost after
+        /// it was sent may be sent again even though the routine is `VOLATILE`.
+        public var idempotent: Bool = false
     }
 
     // MARK: - Reading
@@ -59,15 +62,17 @@ public enum ServiceDocument {
         for parameter in parameters ?? [] where !seen.insert(parameter.name).inserted {
             reader.problem("parameters", "\(parameter.name) is listed more than once")
         }
-        let draft = Draft(
+        var draft = Draft(
             name: name, description: reader.string("description", default: "") ?? "",
             enabled: reader.bool("enabled", default: true), kind: kind ?? .procedure,
             connection: reader.string("connection") ?? "", procedure: reader.string("procedure") ?? "",
             parameters: parameters,
             timeoutMilliseconds: reader.int("timeout_ms", default: 30_000, range: 1...3_600_000),
             retryPolicy: reader.string("retry_policy", default: nil))
+        draft.idempotent = reader.bool("idempotent", default: false)
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms",
+            "idempotent",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -163,11 +168,11 @@ public enum ServiceDocument {
         .object([
             "name": .string(service.name), "description": .string(service.description),
             "kind": .string(service.kind.rawValue), "connection": .string(service.connection),
-            "procedure": .string(service.procedure.description),
+            "procedure": .string(service.procedureReference),
             "parameters": .array(service.parameters.map(document(for:))),
             "timeout_ms": .number(service.timeoutMilliseconds),
             "retry_policy": service.retryPolicy.map(JSONValue.string) ?? .null, "enabled": .bool(service.enabled),
-            "result_shape": .string(service.resultShape.rawValue),
+            "idempotent": .bool(service.idempotent), "result_shape": .string(service.resultShape.rawValue),
         ])
     }
 

@@ -5,5 +5,5 @@ public struct Migration: Sendable {
     public var sql: String
 
     /// All migrations in order. Append new ones; never edit one that has shipped.
-    public static let all: [Migration] = [controlSchema, apiKeys, auditWithoutForeignKey]
+    public static let all: [Migration] = [controlSchema, apiKeys, auditWithoutForeignKey, routineIdentity]
 }

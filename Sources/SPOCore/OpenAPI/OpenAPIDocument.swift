@@ -856,6 +856,11 @@ extension OpenAPIDocument {
                     .init("retry_policy", typed("string", "The name of a retry policy", nullable: true)),
                     .init("enabled", typed("boolean", extra: [.init("default", .bool(true))])),
                     .init(
+                        "idempotent",
+                        typed(
+                            "boolean", "Running it twice is the same as once: retried even after a lost connection",
+                            extra: [.init("default", .bool(false))])),
+                    .init(
                         "result_shape",
                         typed(
                             "string", "Found in the catalog: decides the shape of data",
@@ -874,7 +879,8 @@ extension OpenAPIDocument {
                 description: "The service document (also the format of spo services import|export)"),
             "ServiceParameter": object(
                 [
-                    .init("name", typed("string")),
+                    .init(
+                        "name", typed("string", "The argument's name; arg1, arg2, … (its position) when it has none")),
                     .init(
                         "type",
                         typed(
