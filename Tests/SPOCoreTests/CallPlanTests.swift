@@ -110,6 +110,92 @@ private func service(
         #expect(plan.sql == #"CALL "schema"."name"("x""y" => NULL)"#)
     }
 
+    // MARK: Positional and VARIADIC arguments
+
+    private func withArguments(
+        _ shape: ServiceDefinition.ResultShape, _ parameters: [ParameterSpec], _ arguments: [RoutineArgument]
+    ) -> ServiceDefinition {
+        var definition = service(shape, parameters: parameters)
+        definition.arguments = arguments
+        return definition
+    }
+
+    @Test func anUnnamedArgumentIsPassedByPosition() {
+        let parameter = ParameterSpec(name: "arg1", type: SQLType(.timestamptz), required: true)
+        let plan = CallPlan(
+            service: withArguments(.scalar, [parameter], [RoutineArgument(name: "arg1", isNamed: false)]),
+            supplied: [parameter])
+        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"($1::pg_catalog.timestamptz))::pg_catalog.text"#)
+    }
+
+    /// Positional arguments come first, in the routine's order, whatever the configuration's
+    /// order; named ones follow; `$n` stays the n-th supplied value.
+    @Test func argumentsUpToTheLastUnnamedOneArePositionalTheRestNamed() {
+        let parameters = [
+            ParameterSpec(name: "p_late", type: SQLType(.text)),
+            ParameterSpec(name: "arg2", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "p_first", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "p_skipped", type: SQLType(.integer)),
+        ]
+        let arguments = [
+            RoutineArgument(name: "p_first"), RoutineArgument(name: "arg2", isNamed: false),
+            RoutineArgument(name: "p_skipped"), RoutineArgument(name: "p_late"),
+        ]
+        let plan = CallPlan(
+            service: withArguments(.void, parameters, arguments),
+            supplied: [parameters[0], parameters[1], parameters[2]]
+        )
+        #expect(
+            plan.sql
+                == #"SELECT "schema"."name"($3::pg_catalog.int4, $2::pg_catalog.int4, "p_late" => $1::pg_catalog.text) IS NULL"#
+        )
+    }
+
+    @Test func aVariadicArgumentIsMarkedByNameOrByPosition() {
+        let named = ParameterSpec(name: "p_items", type: SQLType(.numeric, isArray: true), required: true)
+        let byName = CallPlan(
+            service: withArguments(.scalar, [named], [RoutineArgument(name: "p_items", isVariadic: true)]),
+            supplied: [named])
+        #expect(byName.sql.contains(#"(VARIADIC "p_items" => $1::pg_catalog.numeric[])"#), "\(byName.sql)")
+
+        let separator = ParameterSpec(name: "arg1", type: SQLType(.text), required: true)
+        let items = ParameterSpec(name: "arg2", type: SQLType(.text, isArray: true), required: true)
+        let byPosition = CallPlan(
+            service: withArguments(
+                .scalar, [separator, items],
+                [
+                    RoutineArgument(name: "arg1", isNamed: false),
+                    RoutineArgument(name: "arg2", isNamed: false, isVariadic: true),
+                ]),
+            supplied: [separator, items])
+        #expect(byPosition.sql.contains("($1::pg_catalog.text, VARIADIC $2::pg_catalog.text[])"), "\(byPosition.sql)")
+    }
+
+    @Test func unnamedOutArgumentsOfAProcedureTakeAPositionalNull() {
+        let parameters = [
+            ParameterSpec(name: "arg1", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "arg2", type: SQLType(.integer), direction: .out),
+            ParameterSpec(name: "p_note", type: SQLType(.text), direction: .out),
+        ]
+        let arguments = [
+            RoutineArgument(name: "arg1", isNamed: false), RoutineArgument(name: "arg2", isNamed: false),
+            RoutineArgument(name: "p_note"),
+        ]
+        let plan = CallPlan(service: withArguments(.procedure, parameters, arguments), supplied: [parameters[0]])
+        #expect(plan.sql == #"CALL "schema"."name"($1::pg_catalog.int4, NULL, "p_note" => NULL)"#)
+        // CALL names unnamed outputs column1, …: the routine's order gives them their names.
+        let output = CallPlan.outputSQL(columns: ["column1", "p_note"], parameters: parameters, arguments: arguments)
+        #expect(
+            output
+                == "SELECT pg_catalog.json_build_object('arg2', $1::pg_catalog.int4, 'p_note', $2::pg_catalog.text)"
+                + "::pg_catalog.text")
+    }
+
+    @Test func generatedNamesAvoidNamedArguments() {
+        #expect(RoutineArgument.generatedName(position: 2, taken: ["p_a"]) == "arg2")
+        #expect(RoutineArgument.generatedName(position: 2, taken: ["arg2", "arg2_"]) == "arg2__")
+    }
+
     // MARK: Statement names
 
     @Test func statementNameIsStableForTheSameSQL() {

@@ -61,7 +61,7 @@ public enum RoutineCatalog {
         do {
             result = try connection.execute(hasSignature ? bySignature : byName, [text])
         } catch  where error.kind == .server {
-            throw ConfigurationError("procedure", "\(text) is not a routine name (schema.name): \(error.message)")
+            throw ConfigurationError("procedure", "\(text) does not name a routine (schema.name): \(error.message)")
         } catch {
             throw ConfigurationError("procedure", "could not look up \(text): \(error.message)")
         }
