@@ -25,13 +25,16 @@ public struct RoutineDescription: Sendable, Equatable {
 /// `schema.name` (quoted parts keep their case and dots: `demo."GetOrder"`), `to_regprocedure`
 /// for a name with its argument types, which picks one overload.
 public enum RoutineCatalog {
+    /// Qualified throughout, like the calls: the session's `search_path` does not matter.
     private static let columns = """
-        SELECT p.oid::regprocedure::text, p.prokind, p.proretset, p.prorettype = 'pg_catalog.void'::regtype,
-               array_to_json(coalesce(p.proargnames, '{}'))::text,
-               array_to_json(coalesce(p.proargmodes::text[], '{}'))::text,
-               array_to_json(ARRAY(SELECT format_type(t, NULL)
-                   FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS a(t, n)
-                   ORDER BY n))::text,
+        SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text, p.prokind, p.proretset,
+               p.prorettype = 'pg_catalog.void'::pg_catalog.regtype,
+               pg_catalog.array_to_json(COALESCE(p.proargnames, '{}'))::pg_catalog.text,
+               pg_catalog.array_to_json(COALESCE(p.proargmodes::pg_catalog.text[], '{}'))::pg_catalog.text,
+               pg_catalog.array_to_json(ARRAY(SELECT pg_catalog.format_type(a.t, NULL)
+                   FROM pg_catalog.unnest(COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]))
+                       WITH ORDINALITY AS a(t, n)
+                   ORDER BY a.n))::pg_catalog.text,
                p.pronargdefaults, n.nspname, p.proname, p.provolatile, pg_catalog.oidvectortypes(p.proargtypes)
         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
         """
