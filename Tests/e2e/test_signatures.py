@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 import requests
 
 from e2e_support import wait_for
@@ -15,15 +16,27 @@ def _call(method, spo, path, body=None):
     return requests.request(method, spo.url(path), json=body, timeout=30)
 
 
-def _create(spo, document: dict) -> dict:
-    created = _call("POST", spo, "/api/services", document)
-    assert created.status_code == 201, created.text
+@pytest.fixture
+def created(spo):
+    """Services a test creates, deleted afterwards: other tests expect only the example services."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        assert _call("DELETE", spo, f"/api/services/{name}").status_code == 204
+    for name in names:
+        wait_for(lambda: spo.execute(name, {}).status_code == 404, timeout=2.0, message=f"{name} gone from the pool")
+
+
+def _create(spo, created: list[str], document: dict) -> dict:
+    created.append(document["name"])
+    response = _call("POST", spo, "/api/services", document)
+    assert response.status_code == 201, response.text
     wait_for(lambda: spo.execute(document["name"], {}).status_code != 404, timeout=2.0,
              message=f"{document['name']} live on the pool")
-    return created.json()
+    return response.json()
 
 
-def test_unnamed_mixed_case_and_alias_named_columns_over_http(spo):
+def test_unnamed_mixed_case_and_alias_named_columns_over_http(spo, created):
     suffix = uuid.uuid4().hex[:6]
     spo.psql(f"""
         CREATE FUNCTION public.last_day_{suffix}(timestamp with time zone) RETURNS date
@@ -33,7 +46,7 @@ def test_unnamed_mixed_case_and_alias_named_columns_over_http(spo):
             LANGUAGE sql STABLE AS $$ SELECT p_id * 1.5, 'mixed' $$;
         """, db="demo")
 
-    last_day = _create(spo, {"name": f"last_day_{suffix}", "connection": "demo",
+    last_day = _create(spo, created, {"name": f"last_day_{suffix}", "connection": "demo",
                              "procedure": f"last_day_{suffix}", "parameters": "discover"})
     assert [(p["name"], p["type"], p["required"]) for p in last_day["parameters"]] == [("arg1", "timestamptz", True)]
     answer = spo.execute(f"last_day_{suffix}", {"arg1": "2024-02-10T12:00:00Z"})
@@ -43,7 +56,7 @@ def test_unnamed_mixed_case_and_alias_named_columns_over_http(spo):
     body = schema["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["arg1"] and "by position" in body["properties"]["arg1"]["description"]
 
-    order = _create(spo, {"name": f"get_order_{suffix}", "connection": "demo",
+    order = _create(spo, created, {"name": f"get_order_{suffix}", "connection": "demo",
                           "procedure": f'demo."GetOrder_{suffix}"', "parameters": "discover"})
     assert order["procedure"] == f'demo."GetOrder_{suffix}"'
     rows = spo.execute(f"get_order_{suffix}", {"p_id": 3})
@@ -52,7 +65,7 @@ def test_unnamed_mixed_case_and_alias_named_columns_over_http(spo):
     assert rows.json()["data"] == json.loads(expected) == [{"r": 4.5, "spo_rows": "mixed"}]
 
 
-def test_a_volatile_procedure_cut_after_commit_runs_once_an_idempotent_one_is_retried(spo):
+def test_a_volatile_procedure_cut_after_commit_runs_once_an_idempotent_one_is_retried(spo, created):
     suffix = uuid.uuid4().hex[:6]
     spo.psql(f"""
         CREATE TABLE demo.charges_{suffix} (reference text NOT NULL);
@@ -68,7 +81,7 @@ def test_a_volatile_procedure_cut_after_commit_runs_once_an_idempotent_one_is_re
         """, db="demo")
     for idempotent in (False, True):
         name = f"charge_{suffix}_{str(idempotent).lower()}"
-        _create(spo, {"name": name, "connection": "demo", "procedure": f"demo.charge_{suffix}",
+        _create(spo, created, {"name": name, "connection": "demo", "procedure": f"demo.charge_{suffix}",
                       "parameters": [{"name": "p_reference", "type": "text", "required": True}],
                       "retry_policy": "default", "idempotent": idempotent})
     volatile = spo.execute(f"charge_{suffix}_false", {"p_reference": "once"})
