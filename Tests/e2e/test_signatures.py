@@ -28,9 +28,9 @@ def created(spo):
 
 
 def _create(spo, created: list[str], document: dict) -> dict:
-    created.append(document["name"])
     response = _call("POST", spo, "/api/services", document)
     assert response.status_code == 201, response.text
+    created.append(document["name"])
     wait_for(lambda: spo.execute(document["name"], {}).status_code != 404, timeout=2.0,
              message=f"{document['name']} live on the pool")
     return response.json()
