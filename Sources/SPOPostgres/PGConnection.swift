@@ -49,7 +49,7 @@ public final class PGConnection {
             PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError() }
-        return try awaitResult(deadline: deadline)
+        return try awaitSent(deadline: deadline)
     }
 
     /// Runs the named prepared statement, preparing it from `sql` the first time this connection
@@ -67,7 +67,7 @@ public final class PGConnection {
             PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError() }
-        return try awaitResult(deadline: deadline)
+        return try awaitSent(deadline: deadline)
     }
 
     /// Runs several statements (no parameters) in one round trip; returns nothing.
@@ -101,6 +101,18 @@ public final class PGConnection {
     }
 
     // MARK: - Waiting for results
+
+    /// Awaits a statement that has been sent, marking a failure that ends the connection as one
+    /// after which the statement may have run (preparing runs nothing, so it does not come here).
+    private func awaitSent(deadline: ContinuousClock.Instant?) throws(PGError) -> PGResult {
+        do {
+            return try awaitResult(deadline: deadline)
+        } catch {
+            var error = error
+            error.mayHaveRun = error.kind == .connection || (error.kind == .server && PQstatus(handle) != CONNECTION_OK)
+            throw error
+        }
+    }
 
     private func awaitResult(deadline: ContinuousClock.Instant?) throws(PGError) -> PGResult {
         var last: OpaquePointer?

@@ -18,6 +18,10 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var detail: String?
     public var hint: String?
+    /// The connection was lost after the statement had been sent: it may have run, and even
+    /// committed, without its answer arriving. False when it failed before it was sent, or the
+    /// server answered it with an error on a connection that stays open (it did not run).
+    public var mayHaveRun = false
 
     public init(kind: Kind, sqlstate: String, message: String, detail: String? = nil, hint: String? = nil) {
         self.kind = kind

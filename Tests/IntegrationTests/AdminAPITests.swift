@@ -165,7 +165,7 @@ import Testing
             #expect(
                 keys(item) == [
                     "id", "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "enabled", "result_shape", "version",
+                    "retry_policy", "enabled", "idempotent", "result_shape", "version",
                 ], "\(item.serialized())")
         }
 

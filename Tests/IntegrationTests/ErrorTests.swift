@@ -405,7 +405,7 @@ import Testing
         let keys = try Keys()
         try keys.put(
             "raise",
-            #"{"connection": "demo", "procedure": "demo.raise_state", "parameters": [{"name": "p_state", "type": "text", "pattern": "([a-z]+)+$"}]}"#
+            #"{"connection": "demo", "procedure": "demo.raise_state", "parameters": [{"name": "p_state", "type": "text", "required": true, "pattern": "([a-z]+)+$"}]}"#
         )
         let started = ContinuousClock.now
         let reply = keys.execute("raise", #"{"p_state": "\#(String(repeating: "a", count: 10_000))!"}"#)
@@ -416,7 +416,7 @@ import Testing
         // What cannot be matched in linear time is refused when written, and changes nothing.
         let refused = keys.send(
             "PUT", "/api/services/raise",
-            #"{"connection": "demo", "procedure": "demo.raise_state", "parameters": [{"name": "p_state", "type": "text", "pattern": "(a)\\1"}]}"#,
+            #"{"connection": "demo", "procedure": "demo.raise_state", "parameters": [{"name": "p_state", "type": "text", "required": true, "pattern": "(a)\\1"}]}"#,
             key: keys.admin)
         let error = try keys.fixture.expectError(refused, "INVALID_PARAMETERS", status: 400)
         #expect(error["details"]?.arrayValue?.first?["problem"]?.stringValue?.contains("backreferences") == true)

@@ -144,11 +144,17 @@ import Testing
         #expect(third.json["attempts"] == .number(1))
     }
 
-    /// The backend dies in the middle of a statement: a lost connection, retried on a new one.
+    /// The backend dies in the middle of a statement: a lost connection, retried on a new one
+    /// since the service is declared idempotent (`SafeRetryTests` has the volatile ones).
     @Test func aBackendTerminatedMidStatementIsRetriedOnANewConnection() throws {
         let fixture = try Fixture()
         try fixture.database.execute(
             "UPDATE spo.service SET retry_policy = 'default', timeout_ms = 5000 WHERE name = 'slow'")
+        try fixture.database.execute(
+            """
+            UPDATE spo.service_configuration SET idempotent = true
+            WHERE service_id = (SELECT id FROM spo.service WHERE name = 'slow')
+            """)
         try fixture.reload()
         let conninfo = fixture.conninfo
         let killer = Thread {

@@ -19,17 +19,18 @@ private func service(
         let plan = CallPlan(service: service(.set), supplied: [customerID])
         #expect(
             plan.sql
-                == #"SELECT coalesce(json_agg(r), '[]')::text FROM "schema"."name"("p" => $1::integer) AS r"#)
+                == "SELECT COALESCE(pg_catalog.json_agg(spo_rows.*), '[]')::pg_catalog.text "
+                + #"FROM "schema"."name"("p" => $1::pg_catalog.int4) AS spo_rows"#)
     }
 
     @Test func scalarFunctionIsWrappedInToJSON() {
         let plan = CallPlan(service: service(.scalar), supplied: [customerID])
-        #expect(plan.sql == #"SELECT to_json("schema"."name"("p" => $1::integer))::text"#)
+        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"("p" => $1::pg_catalog.int4))::pg_catalog.text"#)
     }
 
     @Test func voidFunctionIsCalledInASelect() {
         let plan = CallPlan(service: service(.void), supplied: [customerID])
-        #expect(plan.sql == #"SELECT "schema"."name"("p" => $1::integer) IS NULL"#)
+        #expect(plan.sql == #"SELECT "schema"."name"("p" => $1::pg_catalog.int4) IS NULL"#)
     }
 
     @Test func procedureIsCalledWithNullPlaceholdersForOutParameters() {
@@ -43,7 +44,8 @@ private func service(
         let plan = CallPlan(service: service(.procedure, parameters: parameters), supplied: supplied)
         #expect(
             plan.sql
-                == #"CALL "schema"."name"("p_id" => $1::bigint, "counter" => $2::integer, "total" => NULL, "out" => NULL)"#
+                == #"CALL "schema"."name"("p_id" => $1::pg_catalog.int8, "counter" => $2::pg_catalog.int4, "total" => NULL, "#
+                + #""out" => NULL)"#
         )
     }
 
@@ -54,7 +56,7 @@ private func service(
 
     @Test func functionWithoutArgumentsHasAnEmptyArgumentList() {
         let plan = CallPlan(service: service(.scalar, parameters: []), supplied: [])
-        #expect(plan.sql == #"SELECT to_json("schema"."name"())::text"#)
+        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"())::pg_catalog.text"#)
     }
 
     // MARK: Arguments
@@ -71,9 +73,10 @@ private func service(
         let plan = CallPlan(service: service(.scalar, parameters: parameters), supplied: parameters)
         #expect(
             plan.sql
-                == "SELECT to_json(\"schema\".\"name\"(\"a\" => $1::integer, \"b\" => $2::varchar, "
-                + "\"c\" => $3::timestamptz, \"d\" => $4::numeric, \"e\" => $5::integer[], "
-                + "\"f\" => $6::double precision))::text")
+                == "SELECT pg_catalog.to_json(\"schema\".\"name\"(\"a\" => $1::pg_catalog.int4, "
+                + "\"b\" => $2::pg_catalog.varchar, \"c\" => $3::pg_catalog.timestamptz, "
+                + "\"d\" => $4::pg_catalog.numeric, \"e\" => $5::pg_catalog.int4[], "
+                + "\"f\" => $6::pg_catalog.float8))::pg_catalog.text")
     }
 
     @Test func omittedOptionalParametersAreLeftOutOfTheCall() {
@@ -83,7 +86,7 @@ private func service(
             ParameterSpec(name: "p_name", type: SQLType(.text)),
         ]
         let plan = CallPlan(service: service(.set, parameters: parameters), supplied: [parameters[0], parameters[2]])
-        #expect(plan.sql.contains(#""p_id" => $1::integer, "p_name" => $2::text"#))
+        #expect(plan.sql.contains(#""p_id" => $1::pg_catalog.int4, "p_name" => $2::pg_catalog.text"#))
         #expect(!plan.sql.contains("p_limit"))
         #expect(!plan.sql.contains("$3"))
     }
@@ -95,13 +98,102 @@ private func service(
                 .scalar, parameters: [parameter],
                 procedure: QualifiedName(schema: #"my"schema"#, name: #"f"); drop table x; --"#)),
             supplied: [parameter])
-        #expect(plan.sql == #"SELECT to_json("my""schema"."f""); drop table x; --"("a""b" => $1::text))::text"#)
+        #expect(
+            plan.sql
+                == #"SELECT pg_catalog.to_json("my""schema"."f""); drop table x; --"("a""b" => $1::pg_catalog.text))"#
+                + "::pg_catalog.text")
     }
 
     @Test func outParameterNamesAreEscapedToo() {
         let parameters = [ParameterSpec(name: #"x"y"#, type: SQLType(.text), direction: .out)]
         let plan = CallPlan(service: service(.procedure, parameters: parameters), supplied: [])
         #expect(plan.sql == #"CALL "schema"."name"("x""y" => NULL)"#)
+    }
+
+    // MARK: Positional and VARIADIC arguments
+
+    private func withArguments(
+        _ shape: ServiceDefinition.ResultShape, _ parameters: [ParameterSpec], _ arguments: [RoutineArgument]
+    ) -> ServiceDefinition {
+        var definition = service(shape, parameters: parameters)
+        definition.arguments = arguments
+        return definition
+    }
+
+    @Test func anUnnamedArgumentIsPassedByPosition() {
+        let parameter = ParameterSpec(name: "arg1", type: SQLType(.timestamptz), required: true)
+        let plan = CallPlan(
+            service: withArguments(.scalar, [parameter], [RoutineArgument(name: "arg1", isNamed: false)]),
+            supplied: [parameter])
+        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"($1::pg_catalog.timestamptz))::pg_catalog.text"#)
+    }
+
+    /// Positional arguments come first, in the routine's order, whatever the configuration's
+    /// order; named ones follow; `$n` stays the n-th supplied value.
+    @Test func argumentsUpToTheLastUnnamedOneArePositionalTheRestNamed() {
+        let parameters = [
+            ParameterSpec(name: "p_late", type: SQLType(.text)),
+            ParameterSpec(name: "arg2", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "p_first", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "p_skipped", type: SQLType(.integer)),
+        ]
+        let arguments = [
+            RoutineArgument(name: "p_first"), RoutineArgument(name: "arg2", isNamed: false),
+            RoutineArgument(name: "p_skipped"), RoutineArgument(name: "p_late"),
+        ]
+        let plan = CallPlan(
+            service: withArguments(.void, parameters, arguments),
+            supplied: [parameters[0], parameters[1], parameters[2]]
+        )
+        #expect(
+            plan.sql
+                == #"SELECT "schema"."name"($3::pg_catalog.int4, $2::pg_catalog.int4, "p_late" => $1::pg_catalog.text) IS NULL"#
+        )
+    }
+
+    @Test func aVariadicArgumentIsMarkedByNameOrByPosition() {
+        let named = ParameterSpec(name: "p_items", type: SQLType(.numeric, isArray: true), required: true)
+        let byName = CallPlan(
+            service: withArguments(.scalar, [named], [RoutineArgument(name: "p_items", isVariadic: true)]),
+            supplied: [named])
+        #expect(byName.sql.contains(#"(VARIADIC "p_items" => $1::pg_catalog.numeric[])"#), "\(byName.sql)")
+
+        let separator = ParameterSpec(name: "arg1", type: SQLType(.text), required: true)
+        let items = ParameterSpec(name: "arg2", type: SQLType(.text, isArray: true), required: true)
+        let byPosition = CallPlan(
+            service: withArguments(
+                .scalar, [separator, items],
+                [
+                    RoutineArgument(name: "arg1", isNamed: false),
+                    RoutineArgument(name: "arg2", isNamed: false, isVariadic: true),
+                ]),
+            supplied: [separator, items])
+        #expect(byPosition.sql.contains("($1::pg_catalog.text, VARIADIC $2::pg_catalog.text[])"), "\(byPosition.sql)")
+    }
+
+    @Test func unnamedOutArgumentsOfAProcedureTakeAPositionalNull() {
+        let parameters = [
+            ParameterSpec(name: "arg1", type: SQLType(.integer), required: true),
+            ParameterSpec(name: "arg2", type: SQLType(.integer), direction: .out),
+            ParameterSpec(name: "p_note", type: SQLType(.text), direction: .out),
+        ]
+        let arguments = [
+            RoutineArgument(name: "arg1", isNamed: false), RoutineArgument(name: "arg2", isNamed: false),
+            RoutineArgument(name: "p_note"),
+        ]
+        let plan = CallPlan(service: withArguments(.procedure, parameters, arguments), supplied: [parameters[0]])
+        #expect(plan.sql == #"CALL "schema"."name"($1::pg_catalog.int4, NULL, "p_note" => NULL)"#)
+        // CALL names unnamed outputs column1, …: the routine's order gives them their names.
+        let output = CallPlan.outputSQL(columns: ["column1", "p_note"], parameters: parameters, arguments: arguments)
+        #expect(
+            output
+                == "SELECT pg_catalog.json_build_object('arg2', $1::pg_catalog.int4, 'p_note', $2::pg_catalog.text)"
+                + "::pg_catalog.text")
+    }
+
+    @Test func generatedNamesAvoidNamedArguments() {
+        #expect(RoutineArgument.generatedName(position: 2, taken: ["p_a"]) == "arg2")
+        #expect(RoutineArgument.generatedName(position: 2, taken: ["arg2", "arg2_"]) == "arg2__")
     }
 
     // MARK: Statement names
@@ -148,7 +240,8 @@ private func service(
         let sql = CallPlan.outputSQL(columns: ["counter", "total", "created"], parameters: parameters)
         #expect(
             sql
-                == "SELECT json_build_object('counter', $1::integer, 'total', $2::numeric, 'created', $3::timestamptz)::text"
+                == "SELECT pg_catalog.json_build_object('counter', $1::pg_catalog.int4, 'total', $2::pg_catalog.numeric, "
+                + "'created', $3::pg_catalog.timestamptz)::pg_catalog.text"
         )
     }
 
@@ -156,10 +249,14 @@ private func service(
         let sql = CallPlan.outputSQL(
             columns: ["it's", "tags"],
             parameters: [ParameterSpec(name: "tags", type: SQLType(.text, isArray: true), direction: .out)])
-        #expect(sql == "SELECT json_build_object('it''s', $1::text, 'tags', $2::text[])::text")
+        #expect(
+            sql
+                == "SELECT pg_catalog.json_build_object('it''s', $1::pg_catalog.text, 'tags', $2::pg_catalog.text[])::pg_catalog.text"
+        )
     }
 
     @Test func outputSQLWithoutColumnsBuildsAnEmptyObject() {
-        #expect(CallPlan.outputSQL(columns: [], parameters: []) == "SELECT json_build_object()::text")
+        #expect(
+            CallPlan.outputSQL(columns: [], parameters: []) == "SELECT pg_catalog.json_build_object()::pg_catalog.text")
     }
 }

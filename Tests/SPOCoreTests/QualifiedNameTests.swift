@@ -34,6 +34,17 @@ import Testing
         #expect(QualifiedName(schema: "demo", name: "get_customer").description == "demo.get_customer")
     }
 
+    /// What a document shows reads back as the same identifiers.
+    @Test(arguments: [
+        ("demo", "GetOrder", #"demo."GetOrder""#), ("Sales.EU", "x1$", #""Sales.EU".x1$"#),
+        ("s", "1st", #"s."1st""#), ("s", #"a"b"#, #"s."a""b""#), ("_s", "f_2", "_s.f_2"),
+    ])
+    func descriptionQuotesWhatWouldNotReadBackTheSame(schema: String, name: String, text: String) {
+        let qualified = QualifiedName(schema: schema, name: name)
+        #expect(qualified.description == text)
+        #expect(QualifiedName(parsing: text) == qualified)
+    }
+
     @Test func quotedDoublesInnerQuotes() {
         #expect(QualifiedName(schema: "demo", name: "get_customer").quoted == #""demo"."get_customer""#)
         #expect(QualifiedName(schema: #"a"b"#, name: #"x""y"#).quoted == #""a""b"."x""""y""#)

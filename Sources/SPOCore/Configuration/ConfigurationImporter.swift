@@ -61,7 +61,11 @@ public struct ConfigurationImporter {
                 "connection", "cannot reach \(draft.connection) to check the procedure: \(error.message)")
         }
         let routine = try RoutineCatalog.describe(draft.procedure, on: target)
-        guard let configured = draft.parameters else { return (draft, routine, routine.parameters) }
+        guard let configured = draft.parameters else {
+            let problems = CallRules.problems(routine.parameters, calling: routine)
+            if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+            return (draft, routine, routine.parameters)
+        }
         var problems: [(path: String, problem: String)] = []
         let known = Dictionary(routine.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (index, parameter) in configured.enumerated() {
@@ -93,6 +97,7 @@ public struct ConfigurationImporter {
                     ("parameters", "\(parameter.name) is OUT in \(routine.signature) and must be configured"))
             }
         }
+        if problems.isEmpty { problems = CallRules.problems(configured, calling: routine) }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         return (draft, routine, configured)
     }
@@ -287,7 +292,7 @@ public struct ConfigurationImporter {
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
                         timeout_ms = $6, retry_policy = $7
-                    WHERE name = $1 AND version = $12
+                    WHERE name = $1 AND version = $18
                     RETURNING id)
                 """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
             if written.affectedRows == 0 {
@@ -303,11 +308,16 @@ public struct ConfigurationImporter {
     /// The configuration row of the service row `s` a statement wrote.
     private static let configurationWrite = """
 
-        INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses)
-        SELECT id, $8, $9, $10::jsonb, $11::jsonb FROM s
+        INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses,
+            procedure_schema, procedure_name, procedure_argument_types, procedure_arguments, volatility, idempotent)
+        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17 FROM s
         ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
             result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
-            error_statuses = EXCLUDED.error_statuses, updated_at = now()
+            error_statuses = EXCLUDED.error_statuses,
+            procedure_schema = EXCLUDED.procedure_schema, procedure_name = EXCLUDED.procedure_name,
+            procedure_argument_types = EXCLUDED.procedure_argument_types,
+            procedure_arguments = EXCLUDED.procedure_arguments, volatility = EXCLUDED.volatility,
+            idempotent = EXCLUDED.idempotent, updated_at = now()
         """
 
     private static func values(
@@ -315,10 +325,13 @@ public struct ConfigurationImporter {
     ) -> [String?] {
         [
             draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue, draft.connection,
-            String(draft.timeoutMilliseconds), draft.retryPolicy, routine.name.description,
+            String(draft.timeoutMilliseconds), draft.retryPolicy, routine.reference,
             routine.resultShape.rawValue,
             JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
             draft.errorStatuses.document.serialized(),
+            routine.name.schema, routine.name.name, routine.argumentTypes,
+            JSONValue.array(routine.arguments.map(\.document)).serialized(), routine.volatility.rawValue,
+            draft.idempotent ? "true" : "false",
         ]
     }
 

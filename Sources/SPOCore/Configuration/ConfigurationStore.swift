@@ -59,7 +59,9 @@ public enum ConfigurationStore {
         let services = try connection.execute(
             """
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
-                   s.version, c.procedure, c.result_shape, c.parameters::text, c.error_statuses::text
+                   s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
+                   c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
+                   c.error_statuses::text
             FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
@@ -79,16 +81,33 @@ public enum ConfigurationStore {
         let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
             try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")
         }
-        let errorStatuses = try SQLStateStatusMap.read(JSONValue.parse(result.value(row, 12) ?? "{}")).get()
-        guard let procedure = QualifiedName(parsing: result.value(row, 9) ?? ""),
+        let errorStatuses = try SQLStateStatusMap.read(JSONValue.parse(result.value(row, 17) ?? "{}")).get()
+        // Identifiers as stored, never parsed from text again.
+        let procedure = QualifiedName(schema: result.value(row, 9) ?? "", name: result.value(row, 12) ?? "")
+        let arguments = try self.arguments(result.value(row, 14))
+        guard !procedure.schema.isEmpty, !procedure.name.isEmpty, let arguments,
             let shape = ServiceDefinition.ResultShape(rawValue: result.value(row, 10) ?? ""),
-            let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? "")
-        else { throw ConfigurationError("service \(name)", "invalid procedure, result shape or kind") }
+            let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? ""),
+            let volatility = RoutineVolatility(rawValue: result.value(row, 15) ?? "")
+        else { throw ConfigurationError("service \(name)", "invalid procedure, arguments, result shape or kind") }
+        let positional = CallRules.positionalProblems(
+            parameters, arguments: arguments, signature: procedure.description)
+        if !positional.isEmpty { throw ConfigurationError(problems: positional) }
         return ServiceDefinition(
             id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
             enabled: result.value(row, 3) == "t", kind: kind, connection: result.value(row, 5) ?? "",
             procedure: procedure, resultShape: shape, parameters: parameters,
             timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
-            errorStatuses: errorStatuses, version: Int(result.value(row, 8) ?? "") ?? 1)
+            version: Int(result.value(row, 8) ?? "") ?? 1, arguments: arguments, argumentTypes: result.value(row, 13),
+            volatility: volatility, idempotent: result.value(row, 16) == "t", errorStatuses: errorStatuses)
+    }
+
+    /// The stored `procedure_arguments`: empty when NULL (a service written before they were
+    /// recorded), nil when an element is not what the importer writes.
+    private static func arguments(_ text: String?) throws -> [RoutineArgument]? {
+        guard let text else { return [] }
+        let items = try JSONValue.parse(text).arrayValue ?? []
+        let arguments = items.compactMap(RoutineArgument.init(document:))
+        return arguments.count == items.count ? arguments : nil
     }
 }

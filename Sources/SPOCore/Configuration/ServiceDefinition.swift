@@ -33,12 +33,21 @@ public struct ServiceDefinition: Sendable, Equatable {
     /// The status of `SP_EXECUTION_FAILED` by SQLSTATE, with this service's overrides.
     public var errorStatuses: SQLStateStatusMap
     public var version: Int
+    /// The routine's arguments in positional order, from the catalog; empty for a service written
+    /// before they were recorded, whose calls name every parameter.
+    public var arguments: [RoutineArgument]
+    /// The argument types the document named the routine with (`integer, text`), when overloaded.
+    public var argumentTypes: String?
+    public var volatility: RoutineVolatility
+    /// Declared in the service document: running it twice is the same as running it once.
+    public var idempotent: Bool
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,
         connection: String, procedure: QualifiedName, resultShape: ResultShape, parameters: [ParameterSpec],
-        timeoutMilliseconds: Int = 30_000, retryPolicy: String? = nil,
-        errorStatuses: SQLStateStatusMap = SQLStateStatusMap(), version: Int = 1
+        timeoutMilliseconds: Int = 30_000, retryPolicy: String? = nil, version: Int = 1,
+        arguments: [RoutineArgument] = [], argumentTypes: String? = nil, volatility: RoutineVolatility = .volatile,
+        idempotent: Bool = false, errorStatuses: SQLStateStatusMap = SQLStateStatusMap()
     ) {
         self.id = id
         self.name = name
@@ -53,6 +62,20 @@ public struct ServiceDefinition: Sendable, Equatable {
         self.retryPolicy = retryPolicy
         self.errorStatuses = errorStatuses
         self.version = version
+        self.arguments = arguments
+        self.argumentTypes = argumentTypes
+        self.volatility = volatility
+        self.idempotent = idempotent
+    }
+
+    /// Whether a call whose connection was lost after it was sent may be sent again: the routine
+    /// is `IMMUTABLE` or `STABLE`, or the document declares the service idempotent.
+    public var isSafeToRepeat: Bool { idempotent || volatility.isFreeOfSideEffects }
+
+    /// The routine as a service document names it: `schema.name`, quoted where needed, with the
+    /// argument types when the document chose one overload.
+    public var procedureReference: String {
+        procedure.description + (argumentTypes.map { "(\($0))" } ?? "")
     }
 
     /// Service names appear in URLs: lowercase letters, digits, `_` and `-`, starting with a letter.
@@ -85,7 +108,17 @@ public struct QualifiedName: Sendable, Equatable, Hashable, CustomStringConverti
         guard !schema.isEmpty, !name.isEmpty else { return nil }
     }
 
-    public var description: String { "\(schema).\(name)" }
+    /// `schema.name`, each part double-quoted unless it is a plain lowercase identifier, so the
+    /// text names the same routine when read again (`demo."GetOrder"`).
+    public var description: String { Self.display(schema) + "." + Self.display(name) }
+
+    private static func display(_ identifier: String) -> String {
+        let plain = identifier.unicodeScalars.enumerated().allSatisfy { index, scalar in
+            ("a"..."z").contains(scalar) || scalar == "_"
+                || (index > 0 && (("0"..."9").contains(scalar) || scalar == "$"))
+        }
+        return plain && !identifier.isEmpty ? identifier : SQLIdentifier.quote(identifier)
+    }
 
     /// Both parts quoted for SQL.
     public var quoted: String { SQLIdentifier.quote(schema) + "." + SQLIdentifier.quote(name) }

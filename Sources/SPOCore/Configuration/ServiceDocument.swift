@@ -31,6 +31,9 @@ public enum ServiceDocument {
         public var retryPolicy: String?
         /// The `errors` member: status overrides of `SP_EXECUTION_FAILED` by SQLSTATE.
         public var errorStatuses = SQLStateStatusMap()
+        /// Running it twice is the same as running it once: a call whose connection was lost after
+        /// it was sent may be sent again even though the routine is `VOLATILE`.
+        public var idempotent: Bool = false
     }
 
     // MARK: - Reading
@@ -79,8 +82,10 @@ public enum ServiceDocument {
             case .failure(let error): for found in error.problems { reader.problem(found.path, found.problem) }
             }
         }
+        draft.idempotent = reader.bool("idempotent", default: false)
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
+            "idempotent",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -167,11 +172,12 @@ public enum ServiceDocument {
         var members: [JSONValue.Member] = [
             .init("name", .string(service.name)), .init("description", .string(service.description)),
             .init("kind", .string(service.kind.rawValue)), .init("connection", .string(service.connection)),
-            .init("procedure", .string(service.procedure.description)),
+            .init("procedure", .string(service.procedureReference)),
             .init("parameters", .array(service.parameters.map(document(for:)))),
             .init("timeout_ms", .number(service.timeoutMilliseconds)),
             .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
-            .init("enabled", .bool(service.enabled)), .init("result_shape", .string(service.resultShape.rawValue)),
+            .init("enabled", .bool(service.enabled)), .init("idempotent", .bool(service.idempotent)),
+            .init("result_shape", .string(service.resultShape.rawValue)),
         ]
         // Only when there are overrides, like a parameter's optional fields.
         if !service.errorStatuses.overrides.isEmpty {

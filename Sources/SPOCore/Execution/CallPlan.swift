@@ -3,44 +3,81 @@
 /// Values never appear in the text: each supplied parameter is a `$n` placeholder cast to its
 /// configured type, and names come from configuration, quoted. Optional parameters the client
 /// left out are left out of the call too (named notation), so the routine's own defaults apply.
+/// Arguments the routine leaves unnamed are passed by position, as are those before them.
+///
+/// Nothing a routine can return or change reaches into the statement: built-ins and casts are
+/// qualified with `pg_catalog` (a procedure that sets `search_path` or creates a temporary type
+/// cannot change what the next call runs), and a set's rows are read as the whole-row reference
+/// `spo_rows.*`, which PostgreSQL resolves to the FROM item, never to a column (a bare `r`
+/// resolves to a result column named `r` first).
 public struct CallPlan: Sendable, Equatable {
     /// The statement that calls the routine and, for functions, turns its result into JSON text.
     public var sql: String
     /// The prepared-statement name: derived from the SQL, so a changed service never reuses a stale plan.
     public var statementName: String
     /// Builds the plan for `service` called with the parameters in `supplied` (input parameters, in order).
+    ///
+    /// A service with recorded `arguments` passes each by position up to its last unnamed one
+    /// (PostgreSQL takes positional arguments first); configuration checks at write time that
+    /// every argument before an unnamed one is always supplied.
     public init(service: ServiceDefinition, supplied: [ParameterSpec]) {
-        var arguments: [String] = []
-        for (index, parameter) in supplied.enumerated() {
-            arguments.append("\(SQLIdentifier.quote(parameter.name)) => $\(index + 1)::\(parameter.type.castName)")
-        }
+        let list = Self.arguments(service, supplied).joined(separator: ", ")
         let routine = service.procedure.quoted
         switch service.resultShape {
         case .set:
-            sql = "SELECT coalesce(json_agg(r), '[]')::text FROM \(routine)(\(arguments.joined(separator: ", "))) AS r"
+            sql =
+                "SELECT COALESCE(pg_catalog.json_agg(spo_rows.*), '[]')::pg_catalog.text FROM \(routine)(\(list)) AS spo_rows"
         case .scalar:
-            sql = "SELECT to_json(\(routine)(\(arguments.joined(separator: ", "))))::text"
+            sql = "SELECT pg_catalog.to_json(\(routine)(\(list)))::pg_catalog.text"
         case .void:
-            sql = "SELECT \(routine)(\(arguments.joined(separator: ", "))) IS NULL"
+            sql = "SELECT \(routine)(\(list)) IS NULL"
         case .procedure:
-            // OUT parameters take a NULL placeholder in CALL (PostgreSQL 14+).
-            for parameter in service.parameters where parameter.direction == .out {
-                arguments.append("\(SQLIdentifier.quote(parameter.name)) => NULL")
-            }
-            sql = "CALL \(routine)(\(arguments.joined(separator: ", ")))"
+            sql = "CALL \(routine)(\(list))"
         }
         statementName = CallPlan.statementName(for: sql)
+    }
+
+    /// The argument list: `$n` is the n-th of `supplied`; OUT parameters of a procedure take a
+    /// NULL placeholder (PostgreSQL 14+).
+    private static func arguments(_ service: ServiceDefinition, _ supplied: [ParameterSpec]) -> [String] {
+        var placeholders: [String: String] = [:]
+        for (index, parameter) in supplied.enumerated() {
+            placeholders[parameter.name] = "$\(index + 1)::\(parameter.type.catalogCastName)"
+        }
+        let outputs = service.resultShape == .procedure ? service.parameters.filter { $0.direction == .out } : []
+        for parameter in outputs { placeholders[parameter.name] = "NULL" }
+        guard !service.arguments.isEmpty else {
+            // Written before arguments were recorded: every parameter by name.
+            return (supplied + outputs).map { "\(SQLIdentifier.quote($0.name)) => \(placeholders[$0.name] ?? "NULL")" }
+        }
+        let lastPositional = service.arguments.lastIndex { !$0.isNamed && placeholders[$0.name] != nil } ?? -1
+        return service.arguments.enumerated().compactMap { index, argument in
+            guard let value = placeholders[argument.name] else { return nil }
+            let variadic = argument.isVariadic ? "VARIADIC " : ""
+            if index <= lastPositional { return variadic + value }
+            return variadic + "\(SQLIdentifier.quote(argument.name)) => \(value)"
+        }
     }
 
     /// The statement that turns a CALL's OUT/INOUT values (bound as `$1…`, in the order of
     /// `columns`, the CALL result's column names) into one JSON object, each value cast to its
     /// configured type so PostgreSQL maps it to JSON (numbers exact, timestamps ISO 8601, …).
-    public static func outputSQL(columns: [String], parameters: [ParameterSpec]) -> String {
-        let pairs = columns.enumerated().map { index, column in
-            let type = parameters.first { $0.name == column }?.type.castName ?? "text"
-            return "\(literal(column)), $\(index + 1)::\(type)"
+    ///
+    /// With the routine's `arguments`, the k-th column is its k-th output argument, keyed by that
+    /// argument's name (PostgreSQL calls unnamed ones `column1`, …); without, columns are matched
+    /// to parameters by name.
+    public static func outputSQL(
+        columns: [String], parameters: [ParameterSpec], arguments: [RoutineArgument] = []
+    ) -> String {
+        let outputNames = arguments.map(\.name).filter { name in
+            parameters.contains { $0.name == name && $0.direction.isOutput }
         }
-        return "SELECT json_build_object(\(pairs.joined(separator: ", ")))::text"
+        let pairs = columns.enumerated().map { index, column in
+            let key = outputNames.count == columns.count ? outputNames[index] : column
+            let type = parameters.first { $0.name == key }?.type.catalogCastName ?? "pg_catalog.text"
+            return "\(literal(key)), $\(index + 1)::\(type)"
+        }
+        return "SELECT pg_catalog.json_build_object(\(pairs.joined(separator: ", ")))::pg_catalog.text"
     }
 
     /// A SQL string literal (for JSON keys taken from configuration).

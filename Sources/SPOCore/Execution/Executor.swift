@@ -61,10 +61,17 @@ public final class Executor {
                 start: start, deadline: deadline)
             attempts.append(record)
             let elapsed = milliseconds(start.duration(to: .now))
-            guard case .failure(let error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
+            guard case .failure(var error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
                 policy.isRetryable(sqlstate: error.sqlstate)
             else {
                 return ExecutionOutcome(result: result, attempts: attempts, durationMilliseconds: elapsed)
+            }
+            // Lost after sending, the call may have run: only a routine safe to repeat runs again.
+            if error.mayHaveRun && !service.isSafeToRepeat {
+                error.message +=
+                    " (lost after the call was sent, so it may have run; not retried: \(service.procedure)"
+                    + " is VOLATILE and the service is not declared idempotent)"
+                return ExecutionOutcome(result: .failure(error), attempts: attempts, durationMilliseconds: elapsed)
             }
             let pause = policy.backoff(afterAttempt: attempt, random: Double.random(in: 0..<1))
             if ContinuousClock.now + pause >= deadline {
@@ -122,7 +129,8 @@ public final class Executor {
         case .procedure:
             guard result.rowCount > 0, result.columnCount > 0 else { return "null" }
             let columns = (0..<result.columnCount).map { result.columnName($0) }
-            let sql = CallPlan.outputSQL(columns: columns, parameters: service.parameters)
+            let sql = CallPlan.outputSQL(
+                columns: columns, parameters: service.parameters, arguments: service.arguments)
             let outputs = (0..<result.columnCount).map { result.value(0, $0) }
             let json = try connection.executePrepared(
                 CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)

@@ -650,6 +650,11 @@ extension OpenAPIDocument {
                             ])),
                     .init("enabled", typed("boolean", extra: [.init("default", .bool(true))])),
                     .init(
+                        "idempotent",
+                        typed(
+                            "boolean", "Running it twice is the same as once: retried even after a lost connection",
+                            extra: [.init("default", .bool(false))])),
+                    .init(
                         "result_shape",
                         typed(
                             "string", "Found in the catalog: decides the shape of data",
@@ -668,7 +673,8 @@ extension OpenAPIDocument {
                 description: "The service document (also the format of spo services import|export)"),
             "ServiceParameter": object(
                 [
-                    .init("name", typed("string")),
+                    .init(
+                        "name", typed("string", "The argument's name; arg1, arg2, … (its position) when it has none")),
                     .init(
                         "type",
                         typed(
