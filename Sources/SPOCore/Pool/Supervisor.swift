@@ -246,7 +246,7 @@ public final class Supervisor {
                 reference: RandomID.uuid(), serviceName: record["service_name"]?.stringValue,
                 error: error))
         do {
-            let connection = try PGConnection(conninfo: options.controlConninfo)
+            let connection = try ControlDatabase.connect(options.controlConninfo)
             try self.audit.write(audit, to: connection)
             Log.warning("audited the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
         } catch {

@@ -21,6 +21,8 @@ public final class Worker {
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     private let parent = getppid()
     private var nextReconnect = ContinuousClock.now
+    /// Accepted connections whose request has not arrived yet: they must not hold the worker.
+    private var pending = PendingConnections()
 
     public init(controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil) {
         self.control = ControlDatabase(conninfo: controlConninfo)
@@ -116,30 +118,43 @@ public final class Worker {
         ("HTTP_PREFER", "prefer"),
     ]
 
-    /// Waits up to a second for a connection or a configuration change; the accepted connection,
-    /// or -1 when there is none (a timeout, a change applied, another worker was faster). Throws
-    /// when a listening socket is closed or broken: polling it would return at once, forever.
+    /// Waits up to a second for a connection or a configuration change; the accepted connection
+    /// with a request to read, or -1 when there is none (a timeout, a change applied, another
+    /// worker was faster, a connection that has sent nothing yet). Throws when a listening socket
+    /// is closed or broken: polling it would return at once, forever.
     private func waitForWork() throws(SystemFailure) -> Int32 {
         // Notifications that arrived while a request used the control connection are already
         // buffered by libpq and will not make the socket readable again: look at them first.
         followConfiguration(readingSocket: false)
         var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let controlIndex = descriptors.count
         if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
-        if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 { return -1 }
-        if descriptors.count > listenSockets.count && descriptors[listenSockets.count].revents != 0 {
+        let pendingIndex = descriptors.count
+        descriptors += pending.descriptors
+        // The target connections too: one that the database closed while idle is noticed now
+        // rather than by the next request (which would send on it and fail).
+        let targetsIndex = descriptors.count
+        for socket in handler?.idleConnectionSockets ?? [] {
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        }
+        if poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000)) < 0 { return -1 }
+        if pendingIndex > controlIndex && descriptors[controlIndex].revents != 0 {
             followConfiguration(readingSocket: true)
         }
+        if descriptors[targetsIndex...].contains(where: { $0.revents != 0 }) { handler?.checkIdleConnections() }
         let broken = Int16(POLLNVAL) | Int16(POLLERR)
         if listenSockets.indices.contains(where: { descriptors[$0].revents & broken != 0 }) {
             throw SystemFailure(description: "listening socket failed")
         }
+        // Connections that were waiting go first, and expired ones are closed.
+        if let ready = pending.take(descriptors[pendingIndex..<targetsIndex]) { return ready }
         for index in listenSockets.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
             // The connection is blocking whatever the listening socket is (Linux does not pass
             // O_NONBLOCK on); workers start no processes, so close-on-exec does not matter.
             let connection = accept(listenSockets[index], nil, nil)
-            if connection >= 0 { return connection }
+            if connection >= 0, let ready = pending.admit(connection) { return ready }
         }
         return -1
     }
