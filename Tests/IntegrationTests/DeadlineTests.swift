@@ -36,6 +36,11 @@ import Testing
             "SELECT outcome FROM spo.service_log WHERE execution_id = $1 ORDER BY attempt",
             [reply.header("X-Execution-ID")])
         #expect(outcomes == [["timeout"]])
+        // The time went into connecting, and the audit says so.
+        let connectTime = try fixture.value(
+            "SELECT attempt_log->0->>'connect_ms' FROM spo.service_execution WHERE id = $1",
+            [reply.header("X-Execution-ID")])
+        #expect((connectTime.flatMap(Double.init) ?? 0) >= 900, "connect_ms \(String(describing: connectTime))")
         // Other services, on other connections, are untouched.
         #expect(fixture.execute("slow", #"{"p_seconds": 0}"#).status == 200)
     }

@@ -87,6 +87,7 @@ public final class Executor {
             attempt: attempt, outcome: "succeeded", offsetMilliseconds: milliseconds(start.duration(to: attemptStart)),
             connectMilliseconds: 0, executeMilliseconds: 0)
         let result: Result<String, PGError>
+        var connected = false
         do throws(PGError) {
             guard let definition = configuration.connections[service.connection] else {
                 throw PGError(
@@ -95,11 +96,14 @@ public final class Executor {
             let connection = try connections.connection(
                 for: definition, deadline: deadline,
                 serverTimeout: Self.serverTimeout(for: service.connection, in: configuration))
+            connected = true
             let executeStart = ContinuousClock.now
             record.connectMilliseconds = milliseconds(attemptStart.duration(to: executeStart))
             defer { record.executeMilliseconds = milliseconds(executeStart.duration(to: .now)) }
             result = .success(try run(plan, values, service: service, on: connection, deadline: deadline))
         } catch {
+            // A connection that never completed (a silent host) shows its time as connect time.
+            if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
             if error.kind != .server { connections.discard(service.connection) }
             record.outcome =
                 switch error.kind {

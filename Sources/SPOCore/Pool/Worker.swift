@@ -103,7 +103,11 @@ public final class Worker {
             response = .error(
                 APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
         }
-        request.write(response.cgiBytes())
+        let bytes = response.cgiBytes()
+        // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
+        // stops reading (one system call, for large responses only).
+        if bytes.count > 64 * 1024 { request.limitWrites(to: pending.readTimeout) }
+        request.write(bytes)
     }
 
     /// Every parameter a request is served from, read in one pass: the forwarded headers, then
