@@ -7,8 +7,9 @@ public struct PGConnectOptions: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The deadline of every statement run without one of its own, counted from its start.
     public var statementTimeout: Duration?
-    /// `statement_timeout` on the server, set at connect time unless the conninfo's `options` set
-    /// it: ends a statement whose client can no longer cancel it (a worker that died or gave up).
+    /// `statement_timeout` on the server, set at connect time through the startup `options` (unless
+    /// the conninfo's `options` set it, or are empty: `options=''` for a pooler that refuses them):
+    /// ends a statement whose client can no longer cancel it (a worker that died or gave up).
     public var serverStatementTimeout: Duration?
     /// Prepared statements kept on the connection; past it, the least recently used is deallocated.
     public var preparedStatementLimit: Int

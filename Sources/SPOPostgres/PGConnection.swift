@@ -82,9 +82,6 @@ public final class PGConnection {
         _ = try awaitResult(deadline: defaultDeadline)
     }
 
-    /// Statements prepared on this connection now.
-    public var preparedStatementCount: Int { prepared.count }
-
     /// Reads what the server sent while the connection sat idle (the error it sends before closing
     /// when it shuts down, a parameter change) and tells whether the connection is still usable:
     /// a closed one is then noticed before a statement is sent on it. One `poll(2)`, and a `recv`

@@ -66,7 +66,9 @@ enum PGConnector {
             1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let backstop = "-c statement_timeout=\(milliseconds)"
         if let index = settings.firstIndex(where: { $0.keyword == "options" }) {
-            if !settings[index].value.contains("statement_timeout") { settings[index].value += " " + backstop }
+            // `options=''` says to send none (a connection pooler that refuses them).
+            let given = settings[index].value
+            if !given.isEmpty && !given.contains("statement_timeout") { settings[index].value += " " + backstop }
         } else {
             settings.append(("options", backstop))
         }

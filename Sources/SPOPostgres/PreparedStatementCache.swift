@@ -26,6 +26,4 @@ struct PreparedStatementCache {
     mutating func insert(_ name: String) { lastUse[name] = clock }
 
     mutating func remove(_ name: String) { lastUse[name] = nil }
-
-    var count: Int { lastUse.count }
 }

@@ -116,20 +116,29 @@ import Testing
             CREATE FUNCTION demo.current_statement_timeout() RETURNS text LANGUAGE sql
             AS $$ SELECT current_setting('statement_timeout') $$
             """)
-        try fixture.database.execute(
-            "INSERT INTO spo.connection (name, conninfo) VALUES ('backstop', $1)", [fixture.conninfo])
+        // The conninfo's own setting wins; empty `options` (for a pooler) means none is sent.
+        for (name, extra) in [
+            ("backstop", ""), ("own", " options='-c statement_timeout=1234'"), ("none", " options=''"),
+        ] {
+            try fixture.database.execute(
+                "INSERT INTO spo.connection (name, conninfo) VALUES ($1, $2)", [name, fixture.conninfo + extra])
+        }
         _ = try ConfigurationImporter(control: fixture.database).importDocument(
             try JSONValue.parse(
                 #"""
                 [{"name": "show_timeout", "connection": "backstop", "procedure": "demo.current_statement_timeout",
                   "timeout_ms": 1500},
                  {"name": "show_timeout_too", "connection": "backstop", "procedure": "demo.current_statement_timeout",
-                  "timeout_ms": 700}]
+                  "timeout_ms": 700},
+                 {"name": "show_own_timeout", "connection": "own", "procedure": "demo.current_statement_timeout"},
+                 {"name": "show_no_timeout", "connection": "none", "procedure": "demo.current_statement_timeout"}]
                 """#))
         try fixture.reload()
         let reply = fixture.execute("show_timeout")
         #expect(reply.status == 200, "\(reply.text)")
         #expect(reply.data == .string("2500ms"))
+        #expect(fixture.execute("show_own_timeout").data == .string("1234ms"))
+        #expect(fixture.execute("show_no_timeout").data == .string("0"))
     }
 
     /// A client choosing which optional parameters to send makes the worker prepare one statement
