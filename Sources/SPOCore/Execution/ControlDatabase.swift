@@ -11,6 +11,11 @@ public final class ControlDatabase {
     /// The bound on connecting and on each statement.
     public let timeout: Duration
     private var handle: PGConnection?
+    /// After connecting timed out (a host that does not answer, rather than one that refuses),
+    /// calls fail at once for a while: an unreachable control database then costs one timeout
+    /// every few seconds, not one per statement.
+    private var unreachable: (error: PGError, until: ContinuousClock.Instant)?
+    static let pauseAfterTimeout: Duration = .seconds(5)
     /// Called after a new connection was opened (to LISTEN again and reload what may have changed).
     public var onReconnect: ((PGConnection) throws(PGError) -> Void)?
 
@@ -36,7 +41,15 @@ public final class ControlDatabase {
     public func open() throws(PGError) -> PGConnection {
         if let handle, handle.isHealthy { return handle }
         handle = nil
-        let fresh = try Self.connect(conninfo, timeout: timeout)
+        if let (error, until) = unreachable, ContinuousClock.now < until { throw error }
+        let fresh: PGConnection
+        do throws(PGError) {
+            fresh = try Self.connect(conninfo, timeout: timeout)
+        } catch {
+            if error.kind == .timeout { unreachable = (error, .now + Self.pauseAfterTimeout) }
+            throw error
+        }
+        unreachable = nil
         handle = fresh
         try onReconnect?(fresh)
         return fresh
