@@ -87,11 +87,13 @@ public final class PGConnection {
     /// a closed one is then noticed before a statement is sent on it. One `poll(2)`, and a `recv`
     /// when something arrived.
     public func checkAlive() -> Bool {
-        guard isHealthy else { return false }
-        switch waitReadable(timeoutMilliseconds: 0) {
-        case .readable: _ = PQconsumeInput(handle)
-        case .timedOut: break
-        case .failed: abandoned = true
+        // The server's last words and the end of the connection can take two reads.
+        for _ in 0..<2 where isHealthy {
+            switch waitReadable(timeoutMilliseconds: 0) {
+            case .readable: _ = PQconsumeInput(handle)
+            case .timedOut: return isHealthy
+            case .failed: abandoned = true
+            }
         }
         return isHealthy
     }

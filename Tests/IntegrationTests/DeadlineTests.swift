@@ -147,6 +147,39 @@ import Testing
         #expect(fixture.execute("show_no_timeout").data == .string("0"))
     }
 
+    /// The server closes the worker's idle connections (as when PostgreSQL restarts): their sockets,
+    /// which the worker polls between requests, turn readable; checking them drops the dead ones, so
+    /// the next call runs on a new connection at the first attempt instead of failing on the old.
+    @Test func idleConnectionsClosedByTheServerAreReplacedBeforeUse() throws {
+        let fixture = try Fixture()
+        #expect(fixture.execute("customer_get", #"{"p_id": 1}"#).status == 200)
+        var descriptors = fixture.handler.idleConnectionSockets.map {
+            pollfd(fd: $0, events: Int16(POLLIN), revents: 0)
+        }
+        #expect(descriptors.count == 1)
+        #expect(poll(&descriptors, nfds_t(descriptors.count), 0) == 0, "an idle connection has nothing to read")
+        _ = try fixture.rows(
+            """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """)
+        // What the worker does between requests: wait for its sockets, check those that woke it.
+        let dropped = eventually(within: 5) {
+            if poll(&descriptors, nfds_t(descriptors.count), 100) > 0 { fixture.handler.checkIdleConnections() }
+            return fixture.handler.idleConnectionSockets.isEmpty
+        }
+        #expect(dropped, "the closed connection was not noticed")
+
+        let reply = fixture.execute("customer_get", #"{"p_id": 2}"#)
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(reply.json["attempts"] == .number(1))
+        // The control connection died too: the audit reconnected and wrote the row.
+        #expect(
+            try fixture.value(
+                "SELECT attempt_log->0->>'outcome' FROM spo.service_execution WHERE id = $1",
+                [reply.header("X-Execution-ID")]) == "succeeded")
+    }
+
     /// A client choosing which optional parameters to send makes the worker prepare one statement
     /// per subset: at most the cap stay prepared on the connection, and every call still works.
     @Test func preparedStatementsPerConnectionAreCapped() throws {
