@@ -68,6 +68,21 @@ import Testing
         }
     }
 
+    @Test func aStoppingWorkerServesTheConnectionsThatSendInTime() {
+        var pending = PendingConnections(readTimeout: .seconds(5))
+        let (late, latePeer) = pair()
+        let (silent, silentPeer) = pair()
+        #expect(pending.admit(late) == nil)
+        #expect(pending.admit(silent) == nil)
+        send(latePeer)
+        let started = ContinuousClock.now
+        #expect(pending.drain(within: .milliseconds(200)) == [late])
+        #expect(started.duration(to: .now) < .seconds(2))
+        #expect(pending.waiting.isEmpty)
+        #expect(isClosed(silentPeer))
+        for socket in [late, latePeer, silentPeer] { close(socket) }
+    }
+
     @Test func aHandedOutConnectionHasTheReadTimeout() {
         var pending = PendingConnections(readTimeout: .milliseconds(1500))
         let (socket, peer) = pair()

@@ -59,6 +59,30 @@ struct PendingConnections {
         return ready
     }
 
+    /// For a worker that stops: the waiting connections whose request arrives within `bound`, in
+    /// order; the others are closed.
+    mutating func drain(within bound: Duration) -> [Int32] {
+        let deadline = ContinuousClock.now + bound
+        var ready: [Int32] = []
+        while !waiting.isEmpty {
+            var descriptors = self.descriptors
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let timeout = max(
+                0,
+                Int32(
+                    clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds
+                        / 1_000_000_000_000_000))
+            if poll(&descriptors, nfds_t(descriptors.count), timeout) <= 0 { break }
+            for (entry, descriptor) in zip(waiting, descriptors) where descriptor.revents != 0 {
+                ready.append(entry.socket)
+            }
+            waiting.removeAll { entry in ready.contains(entry.socket) }
+        }
+        for entry in waiting { close(entry.socket) }
+        waiting = []
+        return ready
+    }
+
     /// Milliseconds `poll(2)` may wait before the first waiting connection expires, at most `bound`.
     func pollTimeout(atMost bound: Int32) -> Int32 {
         guard let first = waiting.map(\.expires).min() else { return bound }

@@ -56,6 +56,8 @@ public final class Worker {
                 nextCheck = .now + .milliseconds(100)
                 if let signal = signals.next(waitingMilliseconds: 0) {
                     Log.info("worker stopping", ["signal": .number(Int(signal))])
+                    // Connections accepted before their request arrived may be nginx's, a moment late.
+                    for connection in pending.drain(within: .milliseconds(500)) { answer(connection, request) }
                     return 0
                 }
                 if getppid() != parent {
@@ -67,17 +69,22 @@ public final class Worker {
                 Log.error("a listening socket is no longer usable; exiting to be replaced")
                 return 1
             }
-            guard connection >= 0, request.accept(connection: connection) else { continue }
-            if let handler {
-                serve(request, with: handler)
-            } else {
-                // No configuration yet (control database down since start): answer instead of
-                // leaving nginx waiting.
-                let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
-                request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
-            }
-            request.finish()
+            if connection >= 0 { answer(connection, request) }
         }
+    }
+
+    /// Reads the request arriving on an accepted connection and answers it.
+    private func answer(_ connection: Int32, _ request: FastCGIRequest) {
+        guard request.accept(connection: connection) else { return }
+        if let handler {
+            serve(request, with: handler)
+        } else {
+            // No configuration yet (control database down since start): answer instead of
+            // leaving nginx waiting.
+            let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
+            request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
+        }
+        request.finish()
     }
 
     private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
