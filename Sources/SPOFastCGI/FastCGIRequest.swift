@@ -38,7 +38,14 @@ public final class FastCGIRequest {
         // Tells libfcgi's accept to use this connection rather than close it first; the request
         // then sets it from nginx's begin record (no FCGI_KEEP_CONN: closed when finished).
         request.pointee.keepConnection = 1
-        return FCGX_Accept_r(request) >= 0
+        guard FCGX_Accept_r(request) >= 0 else { return false }
+        // libfcgi takes a read that failed (the socket's receive timeout: a request that stopped
+        // half-way) for the end of the parameters; such a request is dropped, not served.
+        guard let input = request.pointee.in, FCGX_GetError(input) == 0 else {
+            FCGX_Free(request, 1)
+            return false
+        }
+        return true
     }
 
     /// Ends the current request: flushes the response and closes the connection to nginx.
@@ -91,6 +98,14 @@ public final class FastCGIRequest {
             body.append(contentsOf: chunk[0..<Int(count)])
             if body.count > limit { return nil }
         }
+    }
+
+    /// Bounds each blocking write to the connection (`SO_SNDTIMEO`): a peer that stops reading
+    /// fails the write after `timeout` instead of holding the worker.
+    public func limitWrites(to timeout: Duration) {
+        var value = timeval(
+            tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        _ = setsockopt(request.pointee.ipcFd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Writes response bytes (CGI headers first, then a blank line, then the body).

@@ -11,17 +11,16 @@ import Glibc
 /// Not thread-safe: one connection belongs to one worker thread at a time.
 public final class PGConnection {
     private let handle: OpaquePointer
-    private var prepared: Set<String> = []
+    private var prepared: PreparedStatementCache
+    /// The deadline of statements run without one, counted from their start.
+    private let statementTimeout: Duration?
 
-    /// Connects with a libpq conninfo string (`host=… dbname=…` or a `postgresql://` URI).
-    public init(conninfo: String) throws(PGError) {
-        guard let handle = PQconnectdb(conninfo) else {
-            throw PGError(kind: .connection, sqlstate: "08001", message: "out of memory creating a connection")
-        }
-        self.handle = handle
-        guard PQstatus(handle) == CONNECTION_OK else {
-            throw PGError(kind: .connection, sqlstate: "08001", message: lastErrorMessage)
-        }
+    /// Connects with a libpq conninfo string (`host=… dbname=…` or a `postgresql://` URI), within
+    /// `options.deadline`; a deadline that passes throws a `.timeout` error.
+    public init(conninfo: String, options: PGConnectOptions = PGConnectOptions()) throws(PGError) {
+        handle = try PGConnector.connect(conninfo, options)
+        statementTimeout = options.statementTimeout
+        prepared = PreparedStatementCache(limit: options.preparedStatementLimit)
     }
 
     deinit { PQfinish(handle) }
@@ -49,16 +48,23 @@ public final class PGConnection {
             PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError() }
-        return try awaitSent(deadline: deadline)
+        return try awaitSent(deadline: deadline ?? defaultDeadline)
     }
 
     /// Runs the named prepared statement, preparing it from `sql` the first time this connection
-    /// sees the name. Names must change when their SQL does.
+    /// sees the name. Names must change when their SQL does. At most
+    /// `PGConnectOptions.preparedStatementLimit` stay prepared: preparing one more first
+    /// deallocates the least recently used.
     @discardableResult
     public func executePrepared(
         _ name: String, sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant? = nil
     ) throws(PGError) -> PGResult {
-        if !prepared.contains(name) {
+        let deadline = deadline ?? defaultDeadline
+        if !prepared.use(name) {
+            if let evicted = prepared.evictionCandidate {
+                try execute("DEALLOCATE " + quoteIdentifier(evicted), deadline: deadline)
+                prepared.remove(evicted)
+            }
             guard PQsendPrepare(handle, name, sql, Int32(parameters.count), nil) == 1 else { throw connectionError() }
             _ = try awaitResult(deadline: deadline)
             prepared.insert(name)
@@ -73,8 +79,26 @@ public final class PGConnection {
     /// Runs several statements (no parameters) in one round trip; returns nothing.
     public func executeScript(_ sql: String) throws(PGError) {
         guard PQsendQuery(handle, sql) == 1 else { throw connectionError() }
-        _ = try awaitResult(deadline: nil)
+        _ = try awaitResult(deadline: defaultDeadline)
     }
+
+    /// Reads what the server sent while the connection sat idle (the error it sends before closing
+    /// when it shuts down, a parameter change) and tells whether the connection is still usable:
+    /// a closed one is then noticed before a statement is sent on it. One `poll(2)`, and a `recv`
+    /// when something arrived.
+    public func checkAlive() -> Bool {
+        // The server's last words and the end of the connection can take two reads.
+        for _ in 0..<2 where isHealthy {
+            switch waitReadable(timeoutMilliseconds: 0) {
+            case .readable: _ = PQconsumeInput(handle)
+            case .timedOut: return isHealthy
+            case .failed: abandoned = true
+            }
+        }
+        return isHealthy
+    }
+
+    private var defaultDeadline: ContinuousClock.Instant? { statementTimeout.map { .now + $0 } }
 
     /// Quotes an identifier with libpq's rules.
     public func quoteIdentifier(_ identifier: String) -> String {
@@ -120,7 +144,9 @@ public final class PGConnection {
         var cancelled = false
         while true {
             while PQisBusy(handle) == 1 {
-                let timeout = cancelled ? 5_000 : remainingMilliseconds(until: deadline)
+                // A cancelled statement ends within milliseconds; a server silent for a second more
+                // is given up on (its statement_timeout ends the statement).
+                let timeout = cancelled ? 1_000 : remainingMilliseconds(until: deadline)
                 if timeout == 0 && !cancelled {
                     cancelled = true
                     cancel()

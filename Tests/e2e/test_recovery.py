@@ -3,10 +3,12 @@ same workers (no pool restart), and configuration changes still reach every work
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+import uuid
 
-from e2e_support import postgres_binaries, wait_for
+from e2e_support import fastcgi, postgres_binaries, wait_for
 
 
 def pg_ctl(pool, *arguments: str):
@@ -20,16 +22,38 @@ def pg_ctl(pool, *arguments: str):
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, check=True, timeout=90)
 
 
+def _create_with_discovery(pool, slot: str):
+    """POST /api/services with catalog discovery on one worker (its admin-side target connection);
+    the service is deleted again. The response of the POST."""
+    name = f"recovery_{slot}_{uuid.uuid4().hex[:6]}"
+    document = {"name": name, "connection": "demo", "procedure": "demo.customer_count", "parameters": "discover"}
+    created = fastcgi(pool.direct_path(slot), "POST", "/api/services", json.dumps(document).encode())
+    if created.status == 201:
+        assert fastcgi(pool.direct_path(slot), "DELETE", f"/api/services/{name}").status == 204
+    return created
+
+
 def test_requests_succeed_again_after_a_postgres_restart(pool):
     workers, supervisor = pool.workers(), pool.supervisor_pid()
     slots = sorted(workers)
     for slot in slots:
         assert pool.execute_on(slot, "customer_get", {"p_id": 9}).status == 200
+        # Each worker keeps a connection for administration's catalog checks too.
+        assert _create_with_discovery(pool, slot).status == 201
     postmaster = int(open(f"{pool.state_dir}/pg/postmaster.pid").readline())
 
     pg_ctl(pool, "-m", "fast", "restart")
     restarted = time.monotonic()
     assert int(open(f"{pool.state_dir}/pg/postmaster.pid").readline()) != postmaster
+
+    # The first administrative write and the first call on each worker succeed: the connections
+    # the server closed were noticed, not used.
+    for slot in slots:
+        created = _create_with_discovery(pool, slot)
+        assert created.status == 201, (slot, created.body)
+        first = pool.execute_on(slot, "customer_get", {"p_id": 9})
+        assert first.status == 200, (slot, first.body)
+        assert first.json()["attempts"] == 1, (slot, first.body)
 
     # Within a few seconds every worker executes again.
     def every_worker_succeeds():

@@ -25,8 +25,11 @@ public struct ExecutionOutcome: Sendable {
 /// Runs a validated call against its target database, retrying transient failures under the
 /// service's retry policy, within the service's timeout (which covers every attempt and pause).
 public final class Executor {
-    private let connections: TargetConnections
+    let connections: TargetConnections
     private var plans: [PlanKey: CallPlan] = [:]
+    /// Call plans kept: one per service and set of supplied parameters, so a client choosing
+    /// which optional parameters to send could otherwise grow it without end.
+    static let planLimit = 1000
 
     private struct PlanKey: Hashable {
         var service: String
@@ -91,17 +94,23 @@ public final class Executor {
             attempt: attempt, outcome: "succeeded", offsetMilliseconds: milliseconds(start.duration(to: attemptStart)),
             connectMilliseconds: 0, executeMilliseconds: 0)
         let result: Result<String, PGError>
+        var connected = false
         do throws(PGError) {
             guard let definition = configuration.connections[service.connection] else {
                 throw PGError(
                     kind: .connection, sqlstate: "08001", message: "connection \(service.connection) is not configured")
             }
-            let connection = try connections.connection(for: definition)
+            let connection = try connections.connection(
+                for: definition, deadline: deadline,
+                serverTimeout: Self.serverTimeout(for: service.connection, in: configuration))
+            connected = true
             let executeStart = ContinuousClock.now
             record.connectMilliseconds = milliseconds(attemptStart.duration(to: executeStart))
             defer { record.executeMilliseconds = milliseconds(executeStart.duration(to: .now)) }
             result = .success(try run(plan, values, service: service, on: connection, deadline: deadline))
         } catch {
+            // A connection that never completed (a silent host) shows its time as connect time.
+            if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
             if error.kind != .server { connections.discard(service.connection) }
             record.outcome =
                 switch error.kind {
@@ -138,10 +147,22 @@ public final class Executor {
         }
     }
 
+    /// The server's `statement_timeout` on a target connection, a backstop for a statement the
+    /// worker cannot cancel: the longest `timeout_ms` of the services using it, plus a second (one
+    /// connection serves them all; the client-side deadline of each call is its own).
+    static func serverTimeout(for connection: String, in configuration: Configuration) -> Duration {
+        let longest =
+            configuration.services.values.filter { $0.connection == connection }.map(\.timeoutMilliseconds)
+            .max() ?? 0
+        return .milliseconds(longest + 1000)
+    }
+
     private func plan(_ service: ServiceDefinition, _ parameters: [BoundParameter]) -> CallPlan {
         let key = PlanKey(service: service.name, version: service.version, supplied: parameters.map(\.spec.name))
         if let cached = plans[key] { return cached }
         let plan = CallPlan(service: service, supplied: parameters.map(\.spec))
+        // Rebuilding a plan is cheap next to the call; forgetting all at once keeps this simple.
+        if plans.count >= Self.planLimit { plans.removeAll(keepingCapacity: true) }
         plans[key] = plan
         return plan
     }

@@ -16,8 +16,9 @@ public final class RequestHandler {
     /// key on every call, and hashing it each time showed on the request path. Emptied on reload,
     /// so a revoked key stops working with the snapshot that no longer has it.
     private var verifiedKeys: [String: Principal] = [:]
-    /// Connections for `GET /api/health/services`, apart from the executor's.
-    private let adminTargets = TargetConnections()
+    /// Connections for `GET /api/health/services` and the catalog checks of administration, apart
+    /// from the executor's; bounded by the control timeout, checked before use.
+    private let adminTargets: TargetConnections
     /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
     public var journal: InFlightJournal?
     /// Where audit records go when the control database cannot take them, to be replayed later.
@@ -30,6 +31,18 @@ public final class RequestHandler {
         self.configuration = configuration
         self.control = control
         self.executor = executor
+        adminTargets = TargetConnections(timeout: control.timeout, checksBeforeUse: true)
+    }
+
+    /// The sockets of the target connections kept between requests, for the worker to watch
+    /// while idle: a database that restarts closes them, and noticing it then means the next
+    /// request reconnects instead of sending on a dead connection.
+    public var idleConnectionSockets: [Int32] { executor.connections.sockets + adminTargets.sockets }
+
+    /// Reads what arrived on the kept target connections and forgets those that were closed.
+    public func checkIdleConnections() {
+        executor.connections.dropClosed()
+        adminTargets.dropClosed()
     }
 
     /// Installs a new configuration snapshot.

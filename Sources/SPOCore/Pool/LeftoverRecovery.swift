@@ -24,7 +24,7 @@ public struct LeftoverRecovery {
     /// for the next worker of the slot to replay.
     public func recover() {
         let spool = AuditSpool(path: spoolPath)
-        let connection = try? PGConnection(conninfo: controlConninfo)
+        let connection = try? ControlDatabase.connect(controlConninfo)
         if let spool, let connection, spool.hasPending {
             do throws(PGError) {
                 let count = try spool.replayAll(on: connection)

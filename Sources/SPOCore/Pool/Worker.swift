@@ -22,6 +22,8 @@ public final class Worker {
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     private let parent = getppid()
     private var nextReconnect = ContinuousClock.now
+    /// Accepted connections whose request has not arrived yet: they must not hold the worker.
+    private var pending = PendingConnections()
 
     public init(
         controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil
@@ -62,6 +64,8 @@ public final class Worker {
                 nextCheck = .now + .milliseconds(100)
                 if let signal = signals.next(waitingMilliseconds: 0) {
                     Log.info("worker stopping", ["signal": .number(Int(signal))])
+                    // Connections accepted before their request arrived may be nginx's, a moment late.
+                    for connection in pending.drain(within: .milliseconds(500)) { answer(connection, request) }
                     return 0
                 }
                 if getppid() != parent {
@@ -73,17 +77,22 @@ public final class Worker {
                 Log.error("a listening socket is no longer usable; exiting to be replaced")
                 return 1
             }
-            guard connection >= 0, request.accept(connection: connection) else { continue }
-            if let handler {
-                serve(request, with: handler)
-            } else {
-                // No configuration yet (control database down since start): answer instead of
-                // leaving nginx waiting.
-                let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
-                request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
-            }
-            request.finish()
+            if connection >= 0 { answer(connection, request) }
         }
+    }
+
+    /// Reads the request arriving on an accepted connection and answers it.
+    private func answer(_ connection: Int32, _ request: FastCGIRequest) {
+        guard request.accept(connection: connection) else { return }
+        if let handler {
+            serve(request, with: handler)
+        } else {
+            // No configuration yet (control database down since start): answer instead of
+            // leaving nginx waiting.
+            let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
+            request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
+        }
+        request.finish()
     }
 
     private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
@@ -109,7 +118,11 @@ public final class Worker {
             response = .error(
                 APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
         }
-        request.write(response.cgiBytes())
+        let bytes = response.cgiBytes()
+        // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
+        // stops reading (one system call, for large responses only).
+        if bytes.count > 64 * 1024 { request.limitWrites(to: pending.readTimeout) }
+        request.write(bytes)
     }
 
     /// Every parameter a request is served from, read in one pass: the forwarded headers, then
@@ -124,30 +137,43 @@ public final class Worker {
         ("HTTP_PREFER", "prefer"),
     ]
 
-    /// Waits up to a second for a connection or a configuration change; the accepted connection,
-    /// or -1 when there is none (a timeout, a change applied, another worker was faster). Throws
-    /// when a listening socket is closed or broken: polling it would return at once, forever.
+    /// Waits up to a second for a connection or a configuration change; the accepted connection
+    /// with a request to read, or -1 when there is none (a timeout, a change applied, another
+    /// worker was faster, a connection that has sent nothing yet). Throws when a listening socket
+    /// is closed or broken: polling it would return at once, forever.
     private func waitForWork() throws(SystemFailure) -> Int32 {
         // Notifications that arrived while a request used the control connection are already
         // buffered by libpq and will not make the socket readable again: look at them first.
         followConfiguration(readingSocket: false)
         var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let controlIndex = descriptors.count
         if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
-        if poll(&descriptors, nfds_t(descriptors.count), 1000) <= 0 { return -1 }
-        if descriptors.count > listenSockets.count && descriptors[listenSockets.count].revents != 0 {
+        let pendingIndex = descriptors.count
+        descriptors += pending.descriptors
+        // The target connections too: one that the database closed while idle is noticed now
+        // rather than by the next request (which would send on it and fail).
+        let targetsIndex = descriptors.count
+        for socket in handler?.idleConnectionSockets ?? [] {
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        }
+        if poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000)) < 0 { return -1 }
+        if pendingIndex > controlIndex && descriptors[controlIndex].revents != 0 {
             followConfiguration(readingSocket: true)
         }
+        if descriptors[targetsIndex...].contains(where: { $0.revents != 0 }) { handler?.checkIdleConnections() }
         let broken = Int16(POLLNVAL) | Int16(POLLERR)
         if listenSockets.indices.contains(where: { descriptors[$0].revents & broken != 0 }) {
             throw SystemFailure(description: "listening socket failed")
         }
+        // Connections that were waiting go first, and expired ones are closed.
+        if let ready = pending.take(descriptors[pendingIndex..<targetsIndex]) { return ready }
         for index in listenSockets.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
             // The connection is blocking whatever the listening socket is (Linux does not pass
             // O_NONBLOCK on); workers start no processes, so close-on-exec does not matter.
             let connection = accept(listenSockets[index], nil, nil)
-            if connection >= 0 { return connection }
+            if connection >= 0, let ready = pending.admit(connection) { return ready }
         }
         return -1
     }
