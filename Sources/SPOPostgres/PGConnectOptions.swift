@@ -13,6 +13,8 @@ public struct PGConnectOptions: Sendable {
     public var serverStatementTimeout: Duration?
     /// Prepared statements kept on the connection; past it, the least recently used is deallocated.
     public var preparedStatementLimit: Int
+    /// The password, when it comes from elsewhere than the conninfo (a connection's `password_from`).
+    public var password: String?
 
     /// Added to every conninfo that does not set them (libpq applies them to TCP only): a peer
     /// that vanishes without closing is noticed after about 30 s instead of the system's two hours,

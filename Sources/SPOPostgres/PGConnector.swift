@@ -37,26 +37,21 @@ enum PGConnector {
     /// The conninfo's settings (keyword or URI form), only those it gives: libpq applies its
     /// defaults and the environment for the rest when connecting.
     static func parse(_ conninfo: String) throws(PGError) -> [(keyword: String, value: String)] {
-        var message: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &message) else {
-            let text = message.map { String(cString: $0) } ?? "out of memory"
-            if let message { PQfreemem(message) }
-            throw PGError(
-                kind: .connection, sqlstate: "08001",
-                message: "invalid conninfo: " + text.trimmingCharacters(in: .whitespacesAndNewlines))
+        do throws(PGConninfoError) {
+            return try PGConninfo(parsing: conninfo).options.map { ($0.keyword, $0.value) }
+        } catch {
+            throw PGError(kind: .connection, sqlstate: "08001", message: "invalid conninfo: " + error.message)
         }
-        defer { PQconninfoFree(options) }
-        var settings: [(keyword: String, value: String)] = []
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if let value = option.pointee.val { settings.append((String(cString: keyword), String(cString: value))) }
-            option += 1
-        }
-        return settings
     }
 
-    /// Adds the keepalive settings and the server-side statement timeout the conninfo leaves out.
+    /// Adds the password, the keepalive settings and the server-side statement timeout the conninfo
+    /// leaves out. The password is a setting of its own, never text appended to the conninfo (which
+    /// a URI would read as part of its last component).
     static func complete(_ settings: inout [(keyword: String, value: String)], _ options: PGConnectOptions) {
+        if let password = options.password {
+            settings.removeAll { $0.keyword == "password" }
+            settings.append(("password", password))
+        }
         let given = Set(settings.map(\.keyword))
         for setting in PGConnectOptions.keepalives where !given.contains(setting.keyword) {
             settings.append(setting)

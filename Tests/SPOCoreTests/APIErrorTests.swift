@@ -26,6 +26,14 @@ import Testing
             ])
     }
 
+    @Test func aTimeoutWhileConnectingSaysSo() {
+        let error = APIError.executionFailed(
+            PGError(kind: .timeout, sqlstate: "08001", message: "the database did not complete the connection"),
+            service: "far", timeoutMilliseconds: 1000)
+        #expect(error.code == .timeout)
+        #expect(error.message == "service far exceeded its timeout of 1000 ms while connecting to its database")
+    }
+
     @Test func timeoutMapsToTIMEOUT() {
         let error = APIError.executionFailed(
             PGError(kind: .timeout, sqlstate: "57014", message: "canceling statement due to user request"),

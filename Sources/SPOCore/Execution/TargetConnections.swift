@@ -4,7 +4,7 @@ import SPOPostgres
 /// The worker's open connections to target databases, one per configured connection, opened on
 /// first use and replaced when they break (for example after PostgreSQL restarted).
 public final class TargetConnections {
-    private var open: [String: (conninfo: String, connection: PGConnection)] = [:]
+    private var open: [String: (conninfo: String, secret: String?, connection: PGConnection)] = [:]
     /// Bounds connecting and each statement when the caller gives no deadline (the admin side).
     private let timeout: Duration?
     /// Whether a kept connection is checked (one `poll(2)`) before it is handed out again.
@@ -25,8 +25,9 @@ public final class TargetConnections {
         for definition: ConnectionDefinition, deadline: ContinuousClock.Instant? = nil,
         serverTimeout: @autoclosure () -> Duration? = nil
     ) throws(PGError) -> PGConnection {
-        let conninfo = try TargetConnections.resolve(definition)
-        if let existing = open[definition.name], existing.conninfo == conninfo,
+        let conninfo = definition.conninfo
+        let secret = try TargetConnections.secret(of: definition)
+        if let existing = open[definition.name], existing.conninfo == conninfo, existing.secret == secret,
             checksBeforeUse ? existing.connection.checkAlive() : existing.connection.isHealthy
         {
             return existing.connection
@@ -35,8 +36,9 @@ public final class TargetConnections {
         var options = timeout.map(PGConnectOptions.bounded(by:)) ?? PGConnectOptions()
         if let deadline { options.deadline = deadline }
         if let serverTimeout = serverTimeout() { options.serverStatementTimeout = serverTimeout }
+        options.password = secret
         let connection = try PGConnection(conninfo: conninfo, options: options)
-        open[definition.name] = (conninfo, connection)
+        open[definition.name] = (conninfo, secret, connection)
         return connection
     }
 
@@ -55,9 +57,10 @@ public final class TargetConnections {
     /// Closes every connection (after configuration changed, connections are reopened lazily).
     public func closeAll() { open.removeAll() }
 
-    /// The conninfo with the secret read from where `password_from` points.
-    static func resolve(_ definition: ConnectionDefinition) throws(PGError) -> String {
-        guard let source = definition.passwordFrom else { return definition.conninfo }
+    /// The secret `password_from` points at (nil when the connection names none), handed to libpq
+    /// as a setting of its own.
+    static func secret(of definition: ConnectionDefinition) throws(PGError) -> String? {
+        guard let source = definition.passwordFrom else { return nil }
         let secret: String?
         if source.hasPrefix("env:") {
             secret = ProcessInfo.processInfo.environment[String(source.dropFirst(4))]
@@ -72,7 +75,6 @@ public final class TargetConnections {
                 kind: .connection, sqlstate: "08001",
                 message: "connection \(definition.name): the secret \(source) is not available")
         }
-        let quoted = secret.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
-        return definition.conninfo + " password='\(quoted)'"
+        return secret
     }
 }

@@ -136,7 +136,10 @@ extension APIError {
         case .timeout:
             return APIError(
                 .timeout,
-                "service \(service) exceeded its timeout of \(timeoutMilliseconds) ms; the statement was cancelled",
+                // Connecting (08001) has no statement to cancel: say which wait ran out.
+                error.sqlstate == "08001"
+                    ? "service \(service) exceeded its timeout of \(timeoutMilliseconds) ms while connecting to its database"
+                    : "service \(service) exceeded its timeout of \(timeoutMilliseconds) ms; the statement was cancelled",
                 details: [.object(["timeout_ms": .number(timeoutMilliseconds)])], sqlstate: error.sqlstate)
         case .connection:
             return APIError(
