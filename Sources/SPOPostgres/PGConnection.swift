@@ -146,7 +146,7 @@ public final class PGConnection {
             while PQisBusy(handle) == 1 {
                 // A cancelled statement ends within milliseconds; a server silent for a second more
                 // is given up on (its statement_timeout ends the statement).
-                let timeout = cancelled ? 1_000 : remainingMilliseconds(until: deadline)
+                let timeout = cancelled ? 1_000 : PGConnector.remainingMilliseconds(until: deadline)
                 if timeout == 0 && !cancelled {
                     cancelled = true
                     cancel()
@@ -205,14 +205,6 @@ public final class PGConnection {
             if ready == 0 { return .timedOut }
             return ready > 0 && descriptor.revents & Int16(POLLNVAL) == 0 ? .readable : .failed
         }
-    }
-
-    private func remainingMilliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
-        guard let deadline else { return -1 }
-        let remaining = ContinuousClock.now.duration(to: deadline)
-        if remaining <= .zero { return 0 }
-        let (seconds, attoseconds) = remaining.components
-        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
 
     // MARK: - Errors
