@@ -11,10 +11,10 @@ import Testing
     @Test func attemptsAreWrittenInOrderWithEveryFieldThatHasAValue() {
         let attempts = [
             AttemptRecord(
-                attempt: 1, outcome: "failed", sqlstate: "40001", message: "could not serialize \"access\"",
+                attempt: 1, outcome: .failed, sqlstate: "40001", message: "could not serialize \"access\"",
                 offsetMilliseconds: 0, connectMilliseconds: 1.5, executeMilliseconds: 12),
             AttemptRecord(
-                attempt: 2, outcome: "succeeded", sqlstate: nil, message: nil, offsetMilliseconds: 63.25,
+                attempt: 2, outcome: .succeeded, sqlstate: nil, message: nil, offsetMilliseconds: 63.25,
                 connectMilliseconds: 0, executeMilliseconds: 7),
         ]
         #expect(
@@ -27,7 +27,7 @@ import Testing
     @Test func attemptsJSONIsValidJSON() throws {
         let attempts = [
             AttemptRecord(
-                attempt: 1, outcome: "timeout", sqlstate: "57014", message: "line1\nline2\u{1}",
+                attempt: 1, outcome: .timeout, sqlstate: "57014", message: "line1\nline2\u{1}",
                 offsetMilliseconds: .nan, connectMilliseconds: .infinity, executeMilliseconds: 0.1)
         ]
         let parsed = try JSONValue.parse(AuditLog.attemptsJSON(attempts))

@@ -110,7 +110,8 @@ public struct AuditLog {
         }
         let values: [String?] = [
             execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,
-            execution.parameters?.serialized(), execution.status, String(execution.httpStatus), execution.errorCode,
+            execution.parameters?.serialized(), execution.status.rawValue, String(execution.httpStatus),
+            execution.errorCode,
             String(execution.attempts.count), String(execution.durationMilliseconds), execution.user,
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
@@ -125,7 +126,7 @@ public struct AuditLog {
                 // Absent rather than null when there is nothing to say: every request stores this,
                 // and the service_log view reads a missing key as NULL all the same.
                 var members: [JSONValue.Member] = [
-                    .init("attempt", .number(attempt.attempt)), .init("outcome", .string(attempt.outcome)),
+                    .init("attempt", .number(attempt.attempt)), .init("outcome", .string(attempt.outcome.rawValue)),
                 ]
                 if let sqlstate = attempt.sqlstate { members.append(.init("sqlstate", .string(sqlstate))) }
                 if let message = attempt.message { members.append(.init("message", .string(message))) }

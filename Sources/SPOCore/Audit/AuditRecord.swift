@@ -8,8 +8,7 @@ public struct AuditRecord: Sendable {
         public var serviceID: Int64
         public var serviceName: String
         public var parameters: JSONValue?
-        /// `succeeded`, `failed`, `timeout` or `rejected`.
-        public var status: String
+        public var status: ExecutionStatus
         public var httpStatus: Int
         public var errorCode: String?
         public var durationMilliseconds: Double

@@ -6,7 +6,7 @@ import SPOPostgres
 public struct AttemptRecord: Sendable {
     public var attempt: Int
     /// `succeeded`, `failed`, `timeout` or `connection_failed`.
-    public var outcome: String
+    public var outcome: AttemptOutcome
     public var sqlstate: String?
     public var message: String?
     /// Milliseconds since the execution started when this attempt began.
@@ -91,7 +91,7 @@ public final class Executor {
     ) -> (Result<String, PGError>, AttemptRecord) {
         let attemptStart = ContinuousClock.now
         var record = AttemptRecord(
-            attempt: attempt, outcome: "succeeded", offsetMilliseconds: milliseconds(start.duration(to: attemptStart)),
+            attempt: attempt, outcome: .succeeded, offsetMilliseconds: milliseconds(start.duration(to: attemptStart)),
             connectMilliseconds: 0, executeMilliseconds: 0)
         let result: Result<String, PGError>
         var connected = false
@@ -112,12 +112,7 @@ public final class Executor {
             // A connection that never completed (a silent host) shows its time as connect time.
             if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
             if error.kind != .server { connections.discard(service.connection) }
-            record.outcome =
-                switch error.kind {
-                case .timeout: "timeout"
-                case .connection: "connection_failed"
-                case .server: "failed"
-                }
+            record.outcome = AttemptOutcome(error)
             record.sqlstate = error.sqlstate
             record.message = error.message
             result = .failure(error)

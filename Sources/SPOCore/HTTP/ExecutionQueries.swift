@@ -17,15 +17,13 @@ struct ExecutionQueries {
         /// rows older than it and pages neither skip nor repeat a row while new ones arrive.
         var cursor: String?
 
-        static let statuses = ["running", "succeeded", "failed", "timeout", "rejected", "interrupted"]
-
         init(_ query: [String: String]) throws(APIError) {
             var problems: [ParameterProblem] = []
             service = query["service"]
             status = query["status"]
-            if let status, !Filter.statuses.contains(status) {
-                problems.append(
-                    .init(parameter: "status", problem: "must be one of: " + Filter.statuses.joined(separator: ", ")))
+            if let status, ExecutionStatus(rawValue: status) == nil {
+                let names = ExecutionStatus.allCases.map(\.rawValue)
+                problems.append(.init(parameter: "status", problem: "must be one of: " + names.joined(separator: ", ")))
             }
             for (name, value) in [("since", query["since"]), ("until", query["until"])] {
                 guard let value else { continue }

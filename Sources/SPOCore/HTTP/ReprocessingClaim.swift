@@ -7,10 +7,6 @@ import SPOPostgres
 /// refused, however close together they came. The claim is the reprocessing's history row; it
 /// counts as running until the new execution's audit row exists (or `claimed_until` passed).
 enum ReprocessingClaim {
-    /// Statuses a re-run may follow without `"force": true`: the call did not (or may not have)
-    /// done its work.
-    static let reprocessable: Set = ["failed", "timeout", "interrupted"]
-
     /// Why a re-run is refused; each case says what the client sees.
     enum Refusal: Error, Equatable {
         case notFound
@@ -46,7 +42,7 @@ enum ReprocessingClaim {
         guard let status else { return .notFound }
         if let running { return .running(newExecution: running) }
         if force { return nil }
-        if !reprocessable.contains(status) { return .status(status) }
+        if ExecutionStatus(rawValue: status)?.isReprocessable != true { return .status(status) }
         if let previous { return .reprocessed(newExecution: previous) }
         return nil
     }

@@ -267,7 +267,7 @@ public final class RequestHandler {
         }
         // Said before the parameters are checked: without force, they would not matter. The claim
         // checks again, atomically.
-        if !force, !ReprocessingClaim.reprocessable.contains(original.status) {
+        if !force, ExecutionStatus(rawValue: original.status)?.isReprocessable != true {
             return fail(ReprocessingClaim.Refusal.status(original.status).error(for: id), context)
         }
         guard let service = configuration.enabledService(original.service) else {
@@ -300,13 +300,7 @@ public final class RequestHandler {
         _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil
     ) -> HTTPResponse {
         let reference = error.map { _ in RandomID.uuid() }
-        let status =
-            switch error?.code {
-            case nil: "succeeded"
-            case .timeout?: "timeout"
-            case .invalidParameters?, .unsupportedMediaType?: "rejected"
-            default: "failed"
-            }
+        let status = ExecutionStatus(answering: error)
         let record = AuditRecord(
             execution: .init(
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
@@ -331,7 +325,8 @@ public final class RequestHandler {
         }
         let outcome = outcome!
         var body: JSONValue = .object([
-            "execution_id": .string(executionID), "service": .string(service.name), "status": .string("succeeded"),
+            "execution_id": .string(executionID), "service": .string(service.name),
+            "status": .string(ExecutionStatus.succeeded.rawValue),
             "attempts": .number(outcome.attempts.count),
             "duration_ms": .number((outcome.durationMilliseconds * 1000).rounded() / 1000),
             "data": .raw((try? outcome.result.get()) ?? "null"),

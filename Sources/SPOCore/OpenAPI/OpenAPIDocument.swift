@@ -137,7 +137,9 @@ extension OpenAPIDocument {
             "properties": .object([
                 "execution_id": .object(["type": .string("string"), "format": .string("uuid")]),
                 "service": service,
-                "status": .object(["type": .string("string"), "enum": .array([.string("succeeded")])]),
+                "status": .object([
+                    "type": .string("string"), "enum": .array([.string(ExecutionStatus.succeeded.rawValue)]),
+                ]),
                 "attempts": .object([
                     "type": .string("integer"), "minimum": .number(1),
                     "description": .string("Attempts made, retries included"),
@@ -551,7 +553,7 @@ extension OpenAPIDocument {
             "ExecutionResult": OpenAPIDocument.envelope(
                 service: typed("string"),
                 data: .object(["description": .string("Shaped as documented on the service's own path")])),
-            "ExecutionStatus": stringEnum(["running", "succeeded", "failed", "timeout", "rejected", "interrupted"]),
+            "ExecutionStatus": stringEnum(ExecutionStatus.allCases.map(\.rawValue)),
             "Execution": object(
                 [
                     .init("id", typed("string", format: "uuid")),

@@ -66,7 +66,7 @@ public struct LeftoverRecovery {
             execution: .init(
                 id: executionID, serviceID: Int64(record["service_id"]?.intValue ?? 0),
                 serviceName: record["service_name"]?.stringValue ?? "", parameters: record["parameters"],
-                status: "interrupted", httpStatus: 502, errorCode: error.code.rawValue,
+                status: .interrupted, httpStatus: 502, errorCode: error.code.rawValue,
                 durationMilliseconds: Date().timeIntervalSince1970 * 1000 - startedMilliseconds,
                 user: record["user"]?.stringValue ?? "anonymous",
                 correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,

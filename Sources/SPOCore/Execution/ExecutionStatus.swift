@@ -1,0 +1,28 @@
+/// How an execution ended (or that it is still running): `service_execution.status`, the `status`
+/// filter of `GET /api/executions` and the OpenAPI `ExecutionStatus` schema.
+public enum ExecutionStatus: String, Sendable, CaseIterable {
+    case running
+    case succeeded
+    /// The procedure raised, or its database could not be reached.
+    case failed
+    /// The service's `timeout_ms` passed; the statement was cancelled.
+    case timeout
+    /// The input was refused before anything ran.
+    case rejected
+    /// The worker died mid-execution; the supervisor audited it from the journal.
+    case interrupted
+
+    /// What a re-run may follow without `"force": true`: the call did not (or may not have) done
+    /// its work.
+    public var isReprocessable: Bool { self == .failed || self == .timeout || self == .interrupted }
+
+    /// The status of an execution that answered `error` (nil: it succeeded).
+    public init(answering error: APIError?) {
+        switch error?.code {
+        case nil: self = .succeeded
+        case .timeout?: self = .timeout
+        case .invalidParameters?, .unsupportedMediaType?: self = .rejected
+        default: self = .failed
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import SPOPostgres
+import Testing
+
+@testable import SPOCore
+
+@Suite struct ExecutionStatusTests {
+    /// The control schema's CHECK on `service_execution.status` admits exactly the enum's cases.
+    @Test func theEnumIsWhatTheTableAdmits() throws {
+        let sql = Migration.controlSchema.sql
+        let check = try #require(sql.range(of: "CHECK (status IN ("))
+        let list = sql[check.upperBound...].prefix { $0 != ")" }
+        let admitted = list.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["'"])
+        }
+        #expect(Set(admitted) == Set(ExecutionStatus.allCases.map(\.rawValue)))
+    }
+
+    @Test func theStatusFollowsTheAnswer() {
+        #expect(ExecutionStatus(answering: nil) == .succeeded)
+        #expect(ExecutionStatus(answering: APIError(.timeout, "t")) == .timeout)
+        #expect(ExecutionStatus(answering: .invalidParameters([])) == .rejected)
+        #expect(ExecutionStatus(answering: APIError(.unsupportedMediaType, "x")) == .rejected)
+        #expect(ExecutionStatus(answering: APIError(.spExecutionFailed, "x")) == .failed)
+        #expect(ExecutionStatus(answering: APIError(.dbConnectionFailed, "x")) == .failed)
+    }
+
+    @Test func onlyWhatMayNotHaveDoneItsWorkIsReprocessedWithoutForce() {
+        #expect(ExecutionStatus.allCases.filter(\.isReprocessable) == [.failed, .timeout, .interrupted])
+    }
+
+    @Test func attemptOutcomesFollowTheErrorKind() {
+        #expect(AttemptOutcome(PGError(kind: .timeout, sqlstate: "57014", message: "")) == .timeout)
+        #expect(AttemptOutcome(PGError(kind: .connection, sqlstate: "08006", message: "")) == .connectionFailed)
+        #expect(AttemptOutcome(PGError(kind: .server, sqlstate: "P0001", message: "")) == .failed)
+        #expect(AttemptOutcome.connectionFailed.rawValue == "connection_failed")
+    }
+}
