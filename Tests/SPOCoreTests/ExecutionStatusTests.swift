@@ -34,4 +34,12 @@ import Testing
         #expect(AttemptOutcome(PGError(kind: .server, sqlstate: "P0001", message: "")) == .failed)
         #expect(AttemptOutcome.connectionFailed.rawValue == "connection_failed")
     }
+
+    @Test func openAPIListsTheEnums() {
+        let schemas = OpenAPIDocument.make(Configuration())["components"]?["schemas"]
+        #expect(schemas?["ExecutionStatus"]?["enum"] == .array(ExecutionStatus.allCases.map { .string($0.rawValue) }))
+        #expect(
+            schemas?["Attempt"]?["properties"]?["outcome"]?["enum"]
+                == .array(AttemptOutcome.allCases.map { .string($0.rawValue) }))
+    }
 }

@@ -576,7 +576,7 @@ extension OpenAPIDocument {
                         "attempt_log",
                         typed(
                             "array", "Each attempt: outcome, SQLSTATE, timings",
-                            extra: [.init("items", .object(["type": .string("object")]))])),
+                            extra: [.init("items", ref("schemas/Attempt"))])),
                     .init("errors", typed("array", extra: [.init("items", ref("schemas/ErrorRecord"))])),
                     .init(
                         "reprocessed_as",
@@ -587,6 +587,17 @@ extension OpenAPIDocument {
                         "reprocessing_of",
                         typed("object", "The re-run this execution is (detail only)", nullable: true)),
                 ], required: ["id", "service", "status"]),
+            "Attempt": object(
+                [
+                    .init("attempt", typed("integer", "1 for the first")),
+                    .init("outcome", stringEnum(AttemptOutcome.allCases.map(\.rawValue))),
+                    .init("sqlstate", typed("string", nullable: true)),
+                    .init("message", typed("string", nullable: true)),
+                    .init("offset_ms", typed("number", "When it began, after the execution's start")),
+                    .init("connect_ms", typed("number", "Connecting (0 with a kept connection)")),
+                    .init("execute_ms", typed("number")),
+                    .init("worker_pid", typed("integer", "The worker process that ran it")),
+                ], required: ["attempt", "outcome"]),
             "ExecutionPage": object(
                 [
                     .init("items", typed("array", extra: [.init("items", ref("schemas/Execution"))])),
