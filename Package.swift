@@ -23,12 +23,18 @@ let package = Package(
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
         .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
 
-        // The product: configuration model, validation, executor, routing, errors, audit, pool.
-        .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto"]),
+        // The pure core: configuration model, validation, call plans, errors, the endpoint table,
+        // OpenAPI. Holds no connection, socket, process or file; uses only the wrappers' value types.
+        .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOCrypto"]),
+        // The server: worker loop, handlers, executor, audit writer and spool, supervisor.
+        .target(
+            name: "SPOServer", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto"]),
+        // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
+        .target(name: "SPODev", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
         .executableTarget(
             name: "spo",
             dependencies: [
-                "SPOCore",
+                "SPOCore", "SPOServer", "SPODev", "SPOJSON", "SPOPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,6 +42,9 @@ let package = Package(
         .testTarget(name: "SPOJSONTests", dependencies: ["SPOJSON"]),
         .testTarget(name: "SPOCryptoTests", dependencies: ["SPOCrypto"]),
         .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres"]),
+        .testTarget(name: "SPOServerTests", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),
+        .testTarget(name: "SPODevTests", dependencies: ["SPODev", "SPOCore"]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["SPODev", "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),
     ]
 )

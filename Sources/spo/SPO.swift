@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import SPOCore
+import SPODev
 import SPOJSON
 import SPOPostgres
+import SPOServer
 
 @main
 struct SPO: ParsableCommand {
@@ -78,7 +80,7 @@ extension SPO {
         func run() throws {
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
-                SPOCore.Worker(
+                SPOServer.Worker(
                     controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool
                 ).run())
         }

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// The read-only administration endpoints (SPEC §4): configuration, executions, errors and the
 /// health of the target connections, for admin keys only.

@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Configuration writes over HTTP are atomic: POST is one insert, a PUT with `version` one
 /// conditional update, under real concurrency (a crowd of workers released at one instant).

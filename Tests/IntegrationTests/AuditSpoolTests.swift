@@ -5,6 +5,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// The audit never lies: every execution id and error reference a client receives becomes a
 /// committed row, through the spool when the control database is away; and nothing runs when

@@ -4,6 +4,7 @@ import SPOJSON
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Every execution of an existing service is a `service_execution` row, whatever its outcome.
 @Suite struct AuditTests {

@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Config as code (import/export), discovery from the catalog, and changes reaching a worker.
 @Suite struct ConfigurationTests {

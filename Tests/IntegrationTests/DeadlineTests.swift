@@ -5,6 +5,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// No wait without a deadline: connecting to a host that never answers, control statements,
 /// backoff pauses, the server-side backstop; and the cap on prepared statements per connection.

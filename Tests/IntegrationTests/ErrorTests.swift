@@ -3,6 +3,7 @@ import SPOJSON
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Every error code, in the one shape of SPEC §4, each with its `service_error` row.
 @Suite struct ErrorTests {

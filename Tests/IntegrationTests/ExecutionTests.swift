@@ -3,6 +3,7 @@ import SPOJSON
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Every routine shape of examples/demo.sql through `RequestHandler`, with the response's JSON.
 @Suite struct ExecutionTests {

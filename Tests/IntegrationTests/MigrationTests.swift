@@ -3,6 +3,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 @Suite struct MigrationTests {
     @Test func migratingAnEmptyDatabaseAppliesEveryMigrationOnce() throws {

@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// `POST /api/executions/{id}/reprocess` is guarded: only what failed, timed out or was
 /// interrupted is re-run without `"force": true`, once, and two requests for one execution never

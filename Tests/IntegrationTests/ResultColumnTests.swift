@@ -3,6 +3,7 @@ import SPOJSON
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Results whose columns are named like what the generated SQL uses, and routines that change
 /// the session under the next call: the answer is always PostgreSQL's own JSON of the call.

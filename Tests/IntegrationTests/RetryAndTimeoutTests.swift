@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Retries of transient failures under the service's policy, each attempt logged; timeouts;
 /// recovery from a lost connection.

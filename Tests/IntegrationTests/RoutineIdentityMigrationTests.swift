@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Migration 4 on a control schema written by earlier versions: the stored `procedure` text
 /// becomes identifiers, and the services keep working as before (every parameter by name).

@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// A connection lost after the call was sent leaves its outcome unknown: the call is sent again
 /// only when that cannot run a side effect twice (the routine is IMMUTABLE or STABLE, or the

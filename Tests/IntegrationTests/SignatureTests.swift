@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Signatures as real schemas have them: unnamed arguments (pagila's `last_day`), VARIADIC,
 /// mixed-case and dotted names, overloads; and configuration refused at write time when some

@@ -1,11 +1,11 @@
 /// What PostgreSQL's call syntax demands of a service's parameters, checked when the service is
 /// written, so that every call its configuration admits matches the routine (instead of failing
 /// later as SQLSTATE 42883 on each request that omits something).
-enum CallRules {
-    typealias Problem = (path: String, problem: String)
+package enum CallRules {
+    package typealias Problem = (path: String, problem: String)
 
     /// Every problem of `parameters` (as the document configures them) for calling `routine`.
-    static func problems(_ parameters: [ParameterSpec], calling routine: RoutineDescription) -> [Problem] {
+    package static func problems(_ parameters: [ParameterSpec], calling routine: RoutineDescription) -> [Problem] {
         var problems: [Problem] = []
         let catalog = Dictionary(routine.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (index, parameter) in parameters.enumerated() where parameter.direction.isInput {
@@ -26,7 +26,7 @@ enum CallRules {
 
     /// An argument the routine leaves unnamed can only be passed by position, and PostgreSQL
     /// cannot skip a positional argument: every argument before it must be in every call.
-    static func positionalProblems(
+    package static func positionalProblems(
         _ parameters: [ParameterSpec], arguments: [RoutineArgument], signature: String
     ) -> [Problem] {
         let configured = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

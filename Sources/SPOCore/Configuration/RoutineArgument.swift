@@ -22,7 +22,7 @@ public struct RoutineArgument: Sendable, Equatable {
 
     /// The name given to the unnamed argument at `position` (1-based), unless a named argument
     /// already has it: then underscores are appended until it is unique.
-    static func generatedName(position: Int, taken: Set<String>) -> String {
+    package static func generatedName(position: Int, taken: Set<String>) -> String {
         var name = "arg\(position)"
         while taken.contains(name) { name += "_" }
         return name

@@ -86,7 +86,7 @@ public struct CallPlan: Sendable, Equatable {
     }
 
     /// `spo_` and a 64-bit FNV-1a hash of the SQL, in hex.
-    static func statementName(for sql: String) -> String {
+    package static func statementName(for sql: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in sql.utf8 {
             hash ^= UInt64(byte)

@@ -12,7 +12,7 @@ public enum AdminRoute: Equatable, Sendable {
     case healthOfServices
 
     /// Whether the answer comes from the configuration tables (services, connections, retry policies).
-    var readsConfiguration: Bool {
+    package var readsConfiguration: Bool {
         switch self {
         case .services, .service, .connections, .connection, .retryPolicies, .retryPolicy, .healthOfServices: true
         case .executions, .execution, .error: false
@@ -20,7 +20,7 @@ public enum AdminRoute: Equatable, Sendable {
     }
 
     /// The resource of an administration endpoint, from its id and path arguments.
-    init(_ id: Endpoint.ID, _ arguments: [String]) {
+    package init(_ id: Endpoint.ID, _ arguments: [String]) {
         let argument = arguments.first ?? ""
         switch id {
         case .listServices, .createService: self = .services

@@ -8,6 +8,9 @@ public struct HTTPRequest: Sendable {
     public var headers: [String: String]
     public var body: [UInt8]
 
+    /// Largest body accepted, matching nginx's `client_max_body_size` in `nginx/spo.conf`.
+    public static let maxBodyBytes = 1 << 20
+
     public init(method: String, path: String, query: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
         self.method = method
         self.path = path

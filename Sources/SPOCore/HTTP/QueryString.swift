@@ -1,9 +1,9 @@
 import Foundation
 
 /// `application/x-www-form-urlencoded` query strings, as nginx passes them in `QUERY_STRING`.
-enum QueryString {
+package enum QueryString {
     /// Name → value; `+` is a space, percent escapes are decoded, a repeated name keeps its last value.
-    static func parse(_ query: String) -> [String: String] {
+    package static func parse(_ query: String) -> [String: String] {
         var result: [String: String] = [:]
         for pair in query.split(separator: "&") where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -819,7 +819,7 @@ extension OpenAPIDocument {
             case .timeout: "The service's timeout passed; the statement was cancelled in the database"
             case .unauthorized: "Missing or invalid credentials"
             case .forbidden: "The credentials lack the role or grant"
-            case .payloadTooLarge: "The body is larger than \(RequestHandler.maxBodyBytes) bytes"
+            case .payloadTooLarge: "The body is larger than \(HTTPRequest.maxBodyBytes) bytes"
             case .unsupportedMediaType: "The body is not application/json"
             case .notFound: "No such resource"
             case .methodNotAllowed: "The path exists, but not for this method; Allow lists the methods it takes"

@@ -4,6 +4,7 @@ import SPOPostgres
 import Synchronization
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// Several workers of one database, each with its own handler and control connection (as the
 /// pool's processes are), sending requests at the same instant: every thread is started and

@@ -2,6 +2,7 @@ import SPOJSON
 import SPOPostgres
 
 @testable import SPOCore
+@testable import SPOServer
 
 extension Fixture {
     /// Creates `sql`'s objects in the test database (the `demo` connection's target), imports the

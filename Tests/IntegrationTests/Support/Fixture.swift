@@ -4,6 +4,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// One test's world: its own database (example schema, control schema and example services),
 /// a request handler serving it as a worker would, and a connection for looking at the rows.

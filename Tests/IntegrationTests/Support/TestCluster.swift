@@ -4,6 +4,8 @@ import SPOJSON
 import SPOPostgres
 
 @testable import SPOCore
+@testable import SPODev
+@testable import SPOServer
 
 /// A throwaway PostgreSQL cluster shared by every test of this process: created on first use,
 /// stopped and deleted when the process exits. Each test gets its own database from it, so tests

@@ -1,0 +1,349 @@
+import Foundation
+import Glibc
+import SPOCore
+import SPOCrypto
+import SPOJSON
+import SPOPostgres
+import SPOServer
+
+/// `spo dev`: the embedded default. A throwaway PostgreSQL cluster, the control schema, the
+/// example database and services, the worker pool and nginx, all under `.spo/` in the checkout.
+public final class DevInstance {
+    public struct Options: Sendable {
+        /// The checkout: where `nginx/`, `www/` and `examples/` are.
+        public var projectDirectory: String
+        public var stateDirectory: String
+        public var httpPort: Int
+        public var postgresPort: Int
+        public var executable: String
+
+        public init(
+            projectDirectory: String, stateDirectory: String, httpPort: Int, postgresPort: Int, executable: String
+        ) {
+            self.projectDirectory = projectDirectory
+            self.stateDirectory = stateDirectory
+            self.httpPort = httpPort
+            self.postgresPort = postgresPort
+            self.executable = executable
+        }
+    }
+
+    private let options: Options
+    private let isRoot = getuid() == 0
+    private var supervisorPID: pid_t = 0
+    private var nginxPID: pid_t = 0
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    private var state: String { options.stateDirectory }
+    /// Where PostgreSQL's data and the sockets live: under the state directory, unless that is
+    /// out of reach of the `postgres` user (a checkout under a private home directory), in which
+    /// case a directory of its own under /var/tmp, named after the checkout.
+    private lazy var clusterBase: String = {
+        guard isRoot, !DevInstance.othersCanTraverse(state) else { return state }
+        let fallback = "/var/tmp/spo-dev-" + String(SHA256.hex(state).prefix(12))
+        Log.info(
+            "the postgres user cannot reach the state directory; keeping the cluster elsewhere",
+            ["state": .string(state), "cluster": .string(fallback)])
+        return fallback
+    }()
+    private var runDirectory: String { clusterBase + "/run" }
+    private var logDirectory: String { state + "/log" }
+    private var dataDirectory: String { clusterBase + "/pg" }
+    private var superuser: String { isRoot ? "postgres" : (ProcessInfo.processInfo.environment["USER"] ?? "postgres") }
+
+    /// libpq conninfo for a database of the local cluster.
+    public func conninfo(_ database: String) -> String {
+        "host=\(runDirectory) port=\(options.postgresPort) user=\(superuser) dbname=\(database)"
+    }
+
+    /// Brings everything up, prints where it is, and runs until SIGINT/SIGTERM.
+    public func run() -> Int32 {
+        Log.component = "dev"
+        let signals = SignalSet([SIGINT, SIGTERM, SIGCHLD])
+        signals.block()
+        do {
+            try prepareDirectories()
+            try startPostgres()
+            try prepareDatabases()
+            try startPool()
+            try startNginx()
+            try waitUntilServing()
+            let adminKey = try ensureAdminKey()
+            try writeEnvironmentFile(adminKey: adminKey)
+            printWelcome(adminKey: adminKey)
+        } catch {
+            Log.error("the local instance could not start", ["error": .string("\(error)")])
+            stopAll()
+            return 1
+        }
+        while true {
+            guard let signal = signals.next(waitingMilliseconds: 1000) else { continue }
+            if signal == SIGCHLD {
+                var status: Int32 = 0
+                let pid = waitpid(-1, &status, WNOHANG)
+                guard pid == supervisorPID || pid == nginxPID else { continue }
+                Log.error("\(pid == nginxPID ? "nginx" : "the pool supervisor") exited; stopping everything")
+                if pid == nginxPID { nginxPID = 0 } else { supervisorPID = 0 }
+                stopAll()
+                return 1
+            }
+            Log.info("stopping the local instance")
+            stopAll()
+            return 0
+        }
+    }
+
+    // MARK: - Steps
+
+    private func prepareDirectories() throws {
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o755)
+        for directory in [clusterBase, runDirectory, logDirectory, state + "/nginx"] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        chmod(clusterBase, 0o755)
+        // PostgreSQL (as user postgres when we are root) writes its socket here; nginx connects here.
+        chmod(runDirectory, 0o1777)
+        chmod(logDirectory, 0o1777)
+    }
+
+    private func startPostgres() throws {
+        let binaries = try DevInstance.postgresBinaries()
+        if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+            Log.info("creating the PostgreSQL cluster (first run only)", ["path": .string(dataDirectory)])
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            if isRoot { try command(["chown", "postgres:postgres", dataDirectory]) }
+            try asDatabaseOwner([
+                binaries + "/initdb", "-D", dataDirectory, "-U", superuser, "-A", "trust", "-E", "UTF8", "--locale=C",
+                "--no-sync",
+            ])
+        }
+        if (try? asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "status"])) != nil {
+            Log.info("PostgreSQL is already running")
+            return
+        }
+        Log.info(
+            "starting PostgreSQL", ["socket_directory": .string(runDirectory), "port": .number(options.postgresPort)])
+        let start = [
+            binaries + "/pg_ctl", "-D", dataDirectory, "-l", logDirectory + "/postgresql.log", "-w", "-t", "60", "-o",
+            "-k \(runDirectory) -p \(options.postgresPort) -c listen_addresses='' -c max_connections=300", "start",
+        ]
+        let status = try ChildProcess.runDetached(
+            isRoot ? ["runuser", "-u", "postgres", "--"] + start : start, logPath: logDirectory + "/pg_ctl.log")
+        guard status == 0 else {
+            throw SystemFailure(
+                description: "PostgreSQL did not start; see \(logDirectory)/postgresql.log and pg_ctl.log")
+        }
+    }
+
+    private func prepareDatabases() throws {
+        let admin = try PGConnection(conninfo: conninfo("postgres"))
+        for database in ["spo", "demo"] {
+            let exists = try admin.execute("SELECT 1 FROM pg_database WHERE datname = $1", [database]).rowCount > 0
+            if exists { continue }
+            try admin.execute("CREATE DATABASE \(admin.quoteIdentifier(database))")
+            if database == "demo" {
+                Log.info("loading the example database", ["file": .string("examples/demo.sql")])
+                let sql = try String(contentsOfFile: options.projectDirectory + "/examples/demo.sql", encoding: .utf8)
+                try PGConnection(conninfo: conninfo("demo")).executeScript(sql)
+            }
+        }
+        let control = try PGConnection(conninfo: conninfo("spo"))
+        let applied = try Migrator().migrate(control)
+        if !applied.isEmpty { Log.info("control schema migrated", ["versions": .array(applied.map { .number($0) })]) }
+        var document = try JSONValue.parse(
+            Array(try Data(contentsOf: URL(fileURLWithPath: options.projectDirectory + "/examples/services.json"))))
+        document = DevInstance.pointConnections(document, at: conninfo("demo"))
+        let summary = try ConfigurationImporter(control: control).importDocument(document)
+        Log.info("example services registered", ["services": .array(summary.services.map(JSONValue.string))])
+    }
+
+    /// The example connections name only a database; here they point at the local cluster.
+    static func pointConnections(_ document: JSONValue, at conninfo: String) -> JSONValue {
+        guard case .object(var members) = document else { return document }
+        for index in members.indices where members[index].key == "connections" {
+            guard case .array(let connections) = members[index].value else { continue }
+            members[index].value = .array(
+                connections.map { connection in
+                    guard case .object(var fields) = connection else { return connection }
+                    for field in fields.indices where fields[field].key == "conninfo" {
+                        fields[field].value = .string(conninfo)
+                    }
+                    return .object(fields)
+                })
+        }
+        return .object(members)
+    }
+
+    private var renderer: NginxConfigRenderer {
+        NginxConfigRenderer(
+            runtimeDirectory: runDirectory, wwwDirectory: options.projectDirectory + "/www",
+            swaggerDirectory: options.projectDirectory + "/.build/swagger-ui", logDirectory: logDirectory,
+            listen: "127.0.0.1:\(options.httpPort)")
+    }
+
+    private var sitePath: String { state + "/nginx/spo.conf" }
+
+    private func startPool() throws {
+        let template = try String(contentsOfFile: options.projectDirectory + "/nginx/spo.conf", encoding: .utf8)
+        try renderer.renderSite(template).write(toFile: sitePath, atomically: true, encoding: .utf8)
+        supervisorPID = try ChildProcess.spawn(
+            [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")], newProcessGroup: true)
+        // nginx must not start before the sockets exist: it would find nothing to connect to.
+        let sockets = try UpstreamBlock.parse(renderer.renderSite(template), name: "spo_pool").servers
+        for _ in 0..<300 {
+            let missing = sockets.contains { address in
+                if case .unix(let path) = address { return !FileManager.default.fileExists(atPath: path) }
+                return false
+            }
+            if !missing { return }
+            usleep(20_000)
+        }
+        throw SystemFailure(description: "the pool did not open its sockets within 6 s; see the log above")
+    }
+
+    private func startNginx() throws {
+        if !FileManager.default.fileExists(atPath: renderer.swaggerDirectory + "/index.html") {
+            Log.warning(
+                "Swagger UI is not installed, so /docs/ answers 404: run make swagger-ui (make run does)",
+                ["path": .string(renderer.swaggerDirectory)])
+        }
+        let mainPath = state + "/nginx/nginx.conf"
+        for directory in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {
+            try FileManager.default.createDirectory(
+                atPath: state + "/nginx/" + directory, withIntermediateDirectories: true)
+        }
+        try renderer.renderMain(sitePath: sitePath, stateDirectory: state, runAsUser: isRoot ? "root" : nil)
+            .write(toFile: mainPath, atomically: true, encoding: .utf8)
+        let check = try ChildProcess.run(["nginx", "-t", "-q", "-e", logDirectory + "/nginx-error.log", "-c", mainPath])
+        guard check.status == 0 else {
+            throw SystemFailure(description: "nginx rejected its configuration:\n\(check.output)")
+        }
+        nginxPID = try ChildProcess.spawn(
+            ["nginx", "-e", logDirectory + "/nginx-error.log", "-c", mainPath, "-g", "daemon off;"],
+            newProcessGroup: true)
+    }
+
+    private func waitUntilServing() throws {
+        let url = "http://127.0.0.1:\(options.httpPort)/api/health"
+        for _ in 0..<100 {
+            if let result = try? ChildProcess.run(["curl", "-fsS", "-o", "/dev/null", url]), result.status == 0 {
+                return
+            }
+            usleep(100_000)
+        }
+        throw SystemFailure(description: "nothing answered \(url) within 10 s; see \(logDirectory)/nginx-error.log")
+    }
+
+    /// The admin key of the local instance: the one `.spo/env` already holds while it is still
+    /// active, else a new one (a key is shown only once, so the file is where it is kept).
+    private func ensureAdminKey() throws -> String {
+        let control = try PGConnection(conninfo: conninfo("spo"))
+        let active = try ConfigurationStore.load(from: control).apiKeys
+        if let previous = DevInstance.previousAdminKey(in: state + "/env"), let prefix = APIKey.prefix(of: previous),
+            let key = active[prefix], key.matches(previous), key.role == .admin
+        {
+            return previous
+        }
+        _ = try APIKeyStore.revoke(name: DevInstance.adminKeyName, on: control)
+        Log.info("created an admin key for the local instance", ["name": .string(DevInstance.adminKeyName)])
+        return try APIKeyStore.create(name: DevInstance.adminKeyName, role: .admin, grants: [], on: control)
+    }
+
+    static let adminKeyName = "dev-admin"
+
+    static func previousAdminKey(in path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("export SPO_ADMIN_KEY=") {
+            return String(line.dropFirst("export SPO_ADMIN_KEY=".count))
+        }
+        return nil
+    }
+
+    private func writeEnvironmentFile(adminKey: String) throws {
+        let lines = [
+            "export SPO_URL=http://127.0.0.1:\(options.httpPort)", "export SPO_ADMIN_KEY=\(adminKey)",
+            "export SPO_CONTROL_DB='\(conninfo("spo"))'",
+            "export PGHOST=\(runDirectory)", "export PGPORT=\(options.postgresPort)", "export PGUSER=\(superuser)",
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: state + "/env", atomically: true, encoding: .utf8)
+        chmod(state + "/env", 0o600)  // it holds the admin key
+    }
+
+    private func printWelcome(adminKey: String) {
+        let base = "http://127.0.0.1:\(options.httpPort)"
+        print(
+            """
+
+            SPOrchestrator is running.
+              API          \(base)/api/
+              admin key    \(adminKey)   (also in \(state)/env as SPO_ADMIN_KEY)
+              try it       curl -s -X POST \(base)/api/services/customer_get/execute -H "Authorization: Bearer \(adminKey)" -H 'Content-Type: application/json' -d '{"p_id": 42}'
+              admin page   \(base)/admin/
+              API docs     \(base)/docs/     (Swagger UI)  \(base)/api/openapi.json
+              health       \(base)/api/health
+              PostgreSQL   . \(state)/env && psql -d spo     (control schema: spo.*; example database: demo)
+              logs         \(logDirectory)/
+            Press Ctrl-C to stop everything.
+
+            """)
+        fflush(nil)
+    }
+
+    private func stopAll() {
+        if nginxPID > 0 {
+            kill(nginxPID, SIGQUIT)
+            ChildProcess.wait(for: nginxPID)
+            nginxPID = 0
+        }
+        if supervisorPID > 0 {
+            kill(supervisorPID, SIGTERM)
+            ChildProcess.wait(for: supervisorPID)
+            supervisorPID = 0
+        }
+        if let binaries = try? DevInstance.postgresBinaries(),
+            FileManager.default.fileExists(atPath: dataDirectory + "/postmaster.pid")
+        {
+            _ = try? asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "-m", "fast", "-w", "stop"])
+        }
+    }
+
+    // MARK: - Commands
+
+    /// Whether users other than the owner can reach `path` (every directory on the way has o+x).
+    static func othersCanTraverse(_ path: String) -> Bool {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { return true }  // created later, by us, 0755
+            if info.st_mode & S_IXOTH == 0 { return false }
+        }
+        return true
+    }
+
+    /// The directory of `initdb` and `pg_ctl` (Debian keeps them out of PATH).
+    static func postgresBinaries() throws -> String {
+        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let path = "/usr/lib/postgresql/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: path + "/initdb") { return path }
+        }
+        throw SystemFailure(description: "PostgreSQL server binaries not found; install the postgresql package")
+    }
+
+    private func asDatabaseOwner(_ arguments: [String]) throws {
+        try command(isRoot ? ["runuser", "-u", "postgres", "--"] + arguments : arguments)
+    }
+
+    private func command(_ arguments: [String]) throws {
+        let result = try ChildProcess.run(arguments)
+        guard result.status == 0 else {
+            throw SystemFailure(
+                description: "\(arguments.joined(separator: " ")) failed (\(result.status)):\n\(result.output)")
+        }
+    }
+}

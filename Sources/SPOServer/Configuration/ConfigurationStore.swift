@@ -1,0 +1,114 @@
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// Reads the live configuration from the control tables.
+public enum ConfigurationStore {
+    /// The `NOTIFY` channel the control tables' triggers signal on.
+    public static let channel = "spo_config"
+
+    /// Loads a complete snapshot. Rows that no longer parse (edited by hand) are skipped with a
+    /// problem reported through `onProblem`, so one bad row never takes every service down.
+    ///
+    /// Every table is read in one `REPEATABLE READ READ ONLY` transaction, so a change committed
+    /// while loading is either wholly in the snapshot or wholly out of it (a caller already in a
+    /// transaction reads within its own).
+    public static func load(
+        from connection: PGConnection, onProblem: (String) -> Void = { _ in }
+    ) throws(PGError) -> Configuration {
+        guard connection.isHealthy else { return try read(from: connection, onProblem: onProblem) }
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        do throws(PGError) {
+            let configuration = try read(from: connection, onProblem: onProblem)
+            try connection.execute("COMMIT")
+            return configuration
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static func read(from connection: PGConnection, onProblem: (String) -> Void) throws(PGError)
+        -> Configuration
+    {
+        var configuration = Configuration()
+        let connections = try connection.execute(
+            "SELECT name, conninfo, password_from, description FROM spo.connection")
+        for row in 0..<connections.rowCount {
+            let name = connections.value(row, 0) ?? ""
+            configuration.connections[name] = ConnectionDefinition(
+                name: name, conninfo: connections.value(row, 1) ?? "", passwordFrom: connections.value(row, 2),
+                description: connections.value(row, 3) ?? "")
+        }
+        let policies = try connection.execute(
+            """
+            SELECT name, max_attempts, initial_backoff_ms, multiplier, max_backoff_ms, jitter,
+                   array_to_json(retryable_sqlstates)::text
+            FROM spo.service_retry_policy
+            """)
+        for row in 0..<policies.rowCount {
+            let name = policies.value(row, 0) ?? ""
+            let states = (try? JSONValue.parse(policies.value(row, 6) ?? "[]"))?.arrayValue?.compactMap(\.stringValue)
+            configuration.retryPolicies[name] = RetryPolicy(
+                name: name, maxAttempts: Int(policies.value(row, 1) ?? "") ?? 1,
+                initialBackoffMilliseconds: Int(policies.value(row, 2) ?? "") ?? 0,
+                multiplier: Double(policies.value(row, 3) ?? "") ?? 1,
+                maxBackoffMilliseconds: Int(policies.value(row, 4) ?? "") ?? 0,
+                jitter: Double(policies.value(row, 5) ?? "") ?? 0, retryableSQLStates: states ?? [])
+        }
+        configuration.apiKeys = try APIKeyStore.active(on: connection)
+        let services = try connection.execute(
+            """
+            SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
+                   s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
+                   c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
+                   c.error_statuses::text
+            FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
+            """)
+        for row in 0..<services.rowCount {
+            let name = services.value(row, 1) ?? ""
+            do {
+                configuration.services[name] = try service(services, row: row)
+            } catch {
+                onProblem("service \(name) skipped: \(error)")
+            }
+        }
+        return configuration
+    }
+
+    private static func service(_ result: PGResult, row: Int) throws -> ServiceDefinition {
+        let name = result.value(row, 1) ?? ""
+        let parametersJSON = try JSONValue.parse(result.value(row, 11) ?? "[]")
+        let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
+            try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")
+        }
+        let errorStatuses = try SQLStateStatusMap.read(JSONValue.parse(result.value(row, 17) ?? "{}")).get()
+        // Identifiers as stored, never parsed from text again.
+        let procedure = QualifiedName(schema: result.value(row, 9) ?? "", name: result.value(row, 12) ?? "")
+        let arguments = try self.arguments(result.value(row, 14))
+        guard !procedure.schema.isEmpty, !procedure.name.isEmpty, let arguments,
+            let shape = ServiceDefinition.ResultShape(rawValue: result.value(row, 10) ?? ""),
+            let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? ""),
+            let volatility = RoutineVolatility(rawValue: result.value(row, 15) ?? "")
+        else { throw ConfigurationError("service \(name)", "invalid procedure, arguments, result shape or kind") }
+        let positional = CallRules.positionalProblems(
+            parameters, arguments: arguments, signature: procedure.description)
+        if !positional.isEmpty { throw ConfigurationError(problems: positional) }
+        return ServiceDefinition(
+            id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
+            enabled: result.value(row, 3) == "t", kind: kind, connection: result.value(row, 5) ?? "",
+            procedure: procedure, resultShape: shape, parameters: parameters,
+            timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
+            version: Int(result.value(row, 8) ?? "") ?? 1, arguments: arguments, argumentTypes: result.value(row, 13),
+            volatility: volatility, idempotent: result.value(row, 16) == "t", errorStatuses: errorStatuses)
+    }
+
+    /// The stored `procedure_arguments`: empty when NULL (a service written before they were
+    /// recorded), nil when an element is not what the importer writes.
+    private static func arguments(_ text: String?) throws -> [RoutineArgument]? {
+        guard let text else { return [] }
+        let items = try JSONValue.parse(text).arrayValue ?? []
+        let arguments = items.compactMap(RoutineArgument.init(document:))
+        return arguments.count == items.count ? arguments : nil
+    }
+}

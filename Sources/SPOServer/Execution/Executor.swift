@@ -1,0 +1,171 @@
+import Foundation
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// What happened in one attempt, for `service_log`.
+public struct AttemptRecord: Sendable {
+    public var attempt: Int
+    /// `succeeded`, `failed`, `timeout` or `connection_failed`.
+    public var outcome: AttemptOutcome
+    public var sqlstate: String?
+    public var message: String?
+    /// Milliseconds since the execution started when this attempt began.
+    public var offsetMilliseconds: Double
+    public var connectMilliseconds: Double
+    public var executeMilliseconds: Double
+}
+
+/// The end of an execution: the `data` JSON on success, or the last failure.
+public struct ExecutionOutcome: Sendable {
+    public var result: Result<String, PGError>
+    public var attempts: [AttemptRecord]
+    public var durationMilliseconds: Double
+}
+
+/// Runs a validated call against its target database, retrying transient failures under the
+/// service's retry policy, within the service's timeout (which covers every attempt and pause).
+public final class Executor {
+    let connections: TargetConnections
+    private var plans: [PlanKey: CallPlan] = [:]
+    /// Call plans kept: one per service and set of supplied parameters, so a client choosing
+    /// which optional parameters to send could otherwise grow it without end.
+    static let planLimit = 1000
+
+    private struct PlanKey: Hashable {
+        var service: String
+        var version: Int
+        var supplied: [String]
+    }
+
+    public init(connections: TargetConnections = TargetConnections()) {
+        self.connections = connections
+    }
+
+    /// Drops cached plans and connections, after configuration changed.
+    public func configurationChanged() {
+        plans.removeAll()
+        connections.closeAll()
+    }
+
+    public func execute(
+        _ service: ServiceDefinition, parameters: [BoundParameter], configuration: Configuration
+    ) -> ExecutionOutcome {
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(service.timeoutMilliseconds)
+        let policy = configuration.retryPolicy(for: service)
+        let plan = self.plan(service, parameters)
+        let values = parameters.map(\.text)
+        var attempts: [AttemptRecord] = []
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (result, record) = runAttempt(
+                attempt, plan: plan, values: values, service: service, configuration: configuration,
+                start: start, deadline: deadline)
+            attempts.append(record)
+            let elapsed = milliseconds(start.duration(to: .now))
+            guard case .failure(var error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
+                policy.isRetryable(sqlstate: error.sqlstate)
+            else {
+                return ExecutionOutcome(result: result, attempts: attempts, durationMilliseconds: elapsed)
+            }
+            // Lost after sending, the call may have run: only a routine safe to repeat runs again.
+            if error.mayHaveRun && !service.isSafeToRepeat {
+                error.message +=
+                    " (lost after the call was sent, so it may have run; not retried: \(service.procedure)"
+                    + " is VOLATILE and the service is not declared idempotent)"
+                return ExecutionOutcome(result: .failure(error), attempts: attempts, durationMilliseconds: elapsed)
+            }
+            let pause = policy.backoff(afterAttempt: attempt, random: Double.random(in: 0..<1))
+            if ContinuousClock.now + pause >= deadline {
+                return ExecutionOutcome(result: result, attempts: attempts, durationMilliseconds: elapsed)
+            }
+            Thread.sleep(
+                forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds))
+        }
+    }
+
+    private func runAttempt(
+        _ attempt: Int, plan: CallPlan, values: [String?], service: ServiceDefinition, configuration: Configuration,
+        start: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+    ) -> (Result<String, PGError>, AttemptRecord) {
+        let attemptStart = ContinuousClock.now
+        var record = AttemptRecord(
+            attempt: attempt, outcome: .succeeded, offsetMilliseconds: milliseconds(start.duration(to: attemptStart)),
+            connectMilliseconds: 0, executeMilliseconds: 0)
+        let result: Result<String, PGError>
+        var connected = false
+        do throws(PGError) {
+            guard let definition = configuration.connections[service.connection] else {
+                throw PGError(
+                    kind: .connection, sqlstate: "08001", message: "connection \(service.connection) is not configured")
+            }
+            let connection = try connections.connection(
+                for: definition, deadline: deadline,
+                serverTimeout: Self.serverTimeout(for: service.connection, in: configuration))
+            connected = true
+            let executeStart = ContinuousClock.now
+            record.connectMilliseconds = milliseconds(attemptStart.duration(to: executeStart))
+            defer { record.executeMilliseconds = milliseconds(executeStart.duration(to: .now)) }
+            result = .success(try run(plan, values, service: service, on: connection, deadline: deadline))
+        } catch {
+            // A connection that never completed (a silent host) shows its time as connect time.
+            if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
+            if error.kind != .server { connections.discard(service.connection) }
+            record.outcome = AttemptOutcome(error)
+            record.sqlstate = error.sqlstate
+            record.message = error.message
+            result = .failure(error)
+        }
+        return (result, record)
+    }
+
+    private func run(
+        _ plan: CallPlan, _ values: [String?], service: ServiceDefinition, on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) throws(PGError) -> String {
+        let result = try connection.executePrepared(plan.statementName, sql: plan.sql, values, deadline: deadline)
+        switch service.resultShape {
+        case .set, .scalar:
+            return result.rowCount > 0 ? (result.value(0, 0) ?? "null") : "null"
+        case .void:
+            return "null"
+        case .procedure:
+            guard result.rowCount > 0, result.columnCount > 0 else { return "null" }
+            let columns = (0..<result.columnCount).map { result.columnName($0) }
+            let sql = CallPlan.outputSQL(
+                columns: columns, parameters: service.parameters, arguments: service.arguments)
+            let outputs = (0..<result.columnCount).map { result.value(0, $0) }
+            let json = try connection.executePrepared(
+                CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)
+            return json.value(0, 0) ?? "null"
+        }
+    }
+
+    /// The server's `statement_timeout` on a target connection, a backstop for a statement the
+    /// worker cannot cancel: the longest `timeout_ms` of the services using it, plus a second (one
+    /// connection serves them all; the client-side deadline of each call is its own).
+    static func serverTimeout(for connection: String, in configuration: Configuration) -> Duration {
+        let longest =
+            configuration.services.values.filter { $0.connection == connection }.map(\.timeoutMilliseconds)
+            .max() ?? 0
+        return .milliseconds(longest + 1000)
+    }
+
+    private func plan(_ service: ServiceDefinition, _ parameters: [BoundParameter]) -> CallPlan {
+        let key = PlanKey(service: service.name, version: service.version, supplied: parameters.map(\.spec.name))
+        if let cached = plans[key] { return cached }
+        let plan = CallPlan(service: service, supplied: parameters.map(\.spec))
+        // Rebuilding a plan is cheap next to the call; forgetting all at once keeps this simple.
+        if plans.count >= Self.planLimit { plans.removeAll(keepingCapacity: true) }
+        plans[key] = plan
+        return plan
+    }
+}
+
+/// Milliseconds in a duration, with microsecond resolution.
+func milliseconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return (Double(seconds) * 1000 + Double(attoseconds / 1_000_000_000_000) / 1000)
+}

@@ -1,0 +1,81 @@
+import Foundation
+import SPOCore
+import SPOPostgres
+
+/// The worker's open connections to target databases, one per configured connection, opened on
+/// first use and replaced when they break (for example after PostgreSQL restarted).
+public final class TargetConnections {
+    private var open: [String: (conninfo: String, secret: String?, connection: PGConnection)] = [:]
+    /// Bounds connecting and each statement when the caller gives no deadline (the admin side).
+    private let timeout: Duration?
+    /// Whether a kept connection is checked (one `poll(2)`) before it is handed out again.
+    private let checksBeforeUse: Bool
+
+    /// With a `timeout`, every wait on these connections is bounded by it unless the caller gives
+    /// a deadline; with `checksBeforeUse`, a connection the server closed meanwhile is replaced
+    /// before use instead of failing the statement (for paths where a system call does not count).
+    public init(timeout: Duration? = nil, checksBeforeUse: Bool = false) {
+        self.timeout = timeout
+        self.checksBeforeUse = checksBeforeUse
+    }
+
+    /// A healthy connection for `definition`, connecting if needed: by `deadline` (else within
+    /// the timeout), with `serverTimeout` as the server's `statement_timeout` (else the timeout
+    /// and a second), evaluated only when connecting.
+    public func connection(
+        for definition: ConnectionDefinition, deadline: ContinuousClock.Instant? = nil,
+        serverTimeout: @autoclosure () -> Duration? = nil
+    ) throws(PGError) -> PGConnection {
+        let conninfo = definition.conninfo
+        let secret = try TargetConnections.secret(of: definition)
+        if let existing = open[definition.name], existing.conninfo == conninfo, existing.secret == secret,
+            checksBeforeUse ? existing.connection.checkAlive() : existing.connection.isHealthy
+        {
+            return existing.connection
+        }
+        open[definition.name] = nil
+        var options = timeout.map(PGConnectOptions.bounded(by:)) ?? PGConnectOptions()
+        if let deadline { options.deadline = deadline }
+        if let serverTimeout = serverTimeout() { options.serverStatementTimeout = serverTimeout }
+        options.password = secret
+        let connection = try PGConnection(conninfo: conninfo, options: options)
+        open[definition.name] = (conninfo, secret, connection)
+        return connection
+    }
+
+    /// The sockets of the open connections, for a worker to watch between requests.
+    public var sockets: [Int32] { open.values.map(\.connection.socket).filter { $0 >= 0 } }
+
+    /// Reads what arrived on the open connections and forgets those the server closed, so the
+    /// next call reconnects instead of sending on a dead connection.
+    public func dropClosed() {
+        for (name, entry) in open where !entry.connection.checkAlive() { open[name] = nil }
+    }
+
+    /// Forgets the connection (after it failed), so the next call reconnects.
+    public func discard(_ name: String) { open[name] = nil }
+
+    /// Closes every connection (after configuration changed, connections are reopened lazily).
+    public func closeAll() { open.removeAll() }
+
+    /// The secret `password_from` points at (nil when the connection names none), handed to libpq
+    /// as a setting of its own.
+    static func secret(of definition: ConnectionDefinition) throws(PGError) -> String? {
+        guard let source = definition.passwordFrom else { return nil }
+        let secret: String?
+        if source.hasPrefix("env:") {
+            secret = ProcessInfo.processInfo.environment[String(source.dropFirst(4))]
+        } else if source.hasPrefix("file:") {
+            secret = (try? String(contentsOfFile: String(source.dropFirst(5)), encoding: .utf8))?
+                .trimmingCharacters(in: .newlines)
+        } else {
+            secret = nil
+        }
+        guard let secret else {
+            throw PGError(
+                kind: .connection, sqlstate: "08001",
+                message: "connection \(definition.name): the secret \(source) is not available")
+        }
+        return secret
+    }
+}

@@ -1,0 +1,153 @@
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// Reading the audit: executions (cursor-paginated), one execution with its attempts, errors and
+/// reprocessing history, one error. PostgreSQL builds the JSON, so values keep their exact form.
+struct ExecutionQueries {
+    let control: ControlDatabase
+
+    /// The filters of `GET /api/executions`, validated.
+    struct Filter {
+        var service: String?
+        var status: String?
+        var since: String?
+        var until: String?
+        var limit = 50
+        /// The id of the last row of the previous page: ids are time-ordered, so a page holds the
+        /// rows older than it and pages neither skip nor repeat a row while new ones arrive.
+        var cursor: String?
+
+        init(_ query: [String: String]) throws(APIError) {
+            var problems: [ParameterProblem] = []
+            service = query["service"]
+            status = query["status"]
+            if let status, ExecutionStatus(rawValue: status) == nil {
+                let names = ExecutionStatus.allCases.map(\.rawValue)
+                problems.append(.init(parameter: "status", problem: "must be one of: " + names.joined(separator: ", ")))
+            }
+            for (name, value) in [("since", query["since"]), ("until", query["until"])] {
+                guard let value else { continue }
+                if ParameterValidator(parameters: [ParameterSpec(name: name, type: SQLType(.timestamptz))])
+                    .validate(.object([name: .string(value)])).isFailure
+                {
+                    problems.append(.init(parameter: name, problem: "must be an ISO 8601 timestamp"))
+                }
+            }
+            since = query["since"]
+            until = query["until"]
+            if let text = query["limit"] {
+                if let number = Int(text), (1...500).contains(number) {
+                    limit = number
+                } else {
+                    problems.append(.init(parameter: "limit", problem: "must be an integer from 1 to 500"))
+                }
+            }
+            cursor = query["cursor"]
+            if let cursor, !ExecutionQueries.isUUID(cursor) {
+                problems.append(.init(parameter: "cursor", problem: "must be a next_cursor value from a previous page"))
+            }
+            let known: Set = ["service", "status", "since", "until", "limit", "cursor"]
+            for name in query.keys.sorted() where !known.contains(name) {
+                problems.append(
+                    .init(parameter: name, problem: "unknown filter; use " + known.sorted().joined(separator: ", ")))
+            }
+            if !problems.isEmpty { throw .invalidParameters(problems) }
+        }
+    }
+
+    static let summaryColumns = """
+        id, service_name AS service, status, http_status, error_code, attempts, duration_ms, user_name AS user,
+        correlation_id, reprocess_of, started_at, finished_at
+        """
+
+    func list(_ filter: Filter) throws(APIError) -> JSONValue {
+        let sql = """
+            WITH page AS (
+                SELECT \(ExecutionQueries.summaryColumns) FROM spo.service_execution
+                WHERE ($1::text IS NULL OR service_name = $1) AND ($2::text IS NULL OR status = $2)
+                  AND ($3::timestamptz IS NULL OR started_at >= $3) AND ($4::timestamptz IS NULL OR started_at < $4)
+                  AND ($5::uuid IS NULL OR id < $5)
+                ORDER BY id DESC LIMIT $6::int + 1)
+            SELECT json_build_object(
+                'items', coalesce((SELECT json_agg(p ORDER BY p.id DESC) FROM (SELECT * FROM page ORDER BY id DESC LIMIT $6::int) p), '[]'),
+                'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $6::int
+                    THEN (SELECT id FROM (SELECT id FROM page ORDER BY id DESC LIMIT $6::int) p ORDER BY id LIMIT 1) END)::text
+            """
+        return try json(
+            sql, [filter.service, filter.status, filter.since, filter.until, filter.cursor, String(filter.limit)])
+    }
+
+    func execution(_ id: String) throws(APIError) -> JSONValue {
+        guard ExecutionQueries.isUUID(id) else { throw APIError(.notFound, "no execution \(id)") }
+        let sql = """
+            SELECT json_build_object(
+                'id', e.id, 'service', e.service_name, 'status', e.status, 'http_status', e.http_status,
+                'error_code', e.error_code, 'attempts', e.attempts, 'duration_ms', e.duration_ms,
+                'user', e.user_name, 'correlation_id', e.correlation_id, 'idempotency_key', e.idempotency_key,
+                'parameters', e.parameters, 'reprocess_of', e.reprocess_of, 'started_at', e.started_at,
+                'finished_at', e.finished_at,
+                'attempt_log', coalesce((SELECT json_agg(l ORDER BY l.attempt) FROM spo.service_log l
+                    WHERE l.execution_id = e.id), '[]'),
+                'errors', coalesce((SELECT json_agg(x ORDER BY x.created_at) FROM spo.service_error x
+                    WHERE x.execution_id = e.id), '[]'),
+                'reprocessed_as', coalesce((SELECT json_agg(r ORDER BY r.created_at) FROM spo.service_reprocessing r
+                    WHERE r.original_execution_id = e.id), '[]'),
+                'reprocessing_of', (SELECT row_to_json(r) FROM spo.service_reprocessing r
+                    WHERE r.new_execution_id = e.id LIMIT 1))::text
+            FROM spo.service_execution e WHERE e.id = $1::uuid
+            """
+        guard let found = try optionalJSON(sql, [id]) else { throw APIError(.notFound, "no execution \(id)") }
+        return found
+    }
+
+    func error(_ reference: String) throws(APIError) -> JSONValue {
+        guard ExecutionQueries.isUUID(reference) else { throw APIError(.notFound, "no error \(reference)") }
+        let sql = "SELECT row_to_json(x)::text FROM spo.service_error x WHERE x.reference = $1::uuid"
+        guard let found = try optionalJSON(sql, [reference]) else { throw APIError(.notFound, "no error \(reference)") }
+        return found
+    }
+
+    /// The service, parameters and status of a recorded execution.
+    func original(_ id: String) throws(APIError) -> (service: String, parameters: JSONValue?, status: String) {
+        guard ExecutionQueries.isUUID(id),
+            let found = try optionalJSON(
+                "SELECT json_build_object('service', service_name, 'parameters', parameters, 'status', status)::text "
+                    + "FROM spo.service_execution WHERE id = $1::uuid", [id])
+        else { throw APIError(.notFound, "no execution \(id)") }
+        guard case .raw(let text) = found, let value = try? JSONValue.parse(text),
+            let service = value["service"]?.stringValue, let status = value["status"]?.stringValue
+        else { throw APIError(.internalError, "execution \(id) could not be read") }
+        return (service, value["parameters"], status)
+    }
+
+    private func json(_ sql: String, _ parameters: [String?]) throws(APIError) -> JSONValue {
+        guard let value = try optionalJSON(sql, parameters) else { return .null }
+        return value
+    }
+
+    private func optionalJSON(_ sql: String, _ parameters: [String?]) throws(APIError) -> JSONValue? {
+        do {
+            let result = try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try connection.execute(sql, parameters, deadline: .now + .seconds(10))
+            }
+            guard result.rowCount > 0, let text = result.value(0, 0) else { return nil }
+            return .raw(text)
+        } catch {
+            throw APIError(.dbConnectionFailed, "the control database did not answer: \(error.message)")
+        }
+    }
+
+    static func isUUID(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map(\.count)
+        // ASCII only: `Character.isHexDigit` also accepts fullwidth digits, which PostgreSQL refuses.
+        return parts == [8, 4, 4, 4, 12] && text.allSatisfy { $0 == "-" || ($0.isASCII && $0.isHexDigit) }
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,497 @@
+import Foundation
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// Turns one HTTP request into a response: routing, validation, execution and audit.
+///
+/// Owned by one worker process and used by one request at a time.
+public final class RequestHandler {
+    /// The live configuration; replaced when the control tables change.
+    public private(set) var configuration: Configuration
+    private let control: ControlDatabase
+    private let executor: Executor
+    private let audit = AuditLog()
+    private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
+    /// Authorization headers already checked against this snapshot's keys: a client sends the same
+    /// key on every call, and hashing it each time showed on the request path. Emptied on reload,
+    /// so a revoked key stops working with the snapshot that no longer has it.
+    private var verifiedKeys: [String: Principal] = [:]
+    /// Connections for `GET /api/health/services` and the catalog checks of administration, apart
+    /// from the executor's; bounded by the control timeout, checked before use.
+    private let adminTargets: TargetConnections
+    /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
+    public var journal: InFlightJournal?
+    /// Where audit records go when the control database cannot take them, to be replayed later.
+    public var spool: AuditSpool?
+
+    /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
+    public static let maxBodyBytes = HTTPRequest.maxBodyBytes
+
+    public init(configuration: Configuration, control: ControlDatabase, executor: Executor = Executor()) {
+        self.configuration = configuration
+        self.control = control
+        self.executor = executor
+        adminTargets = TargetConnections(timeout: control.timeout, checksBeforeUse: true)
+    }
+
+    /// The sockets of the target connections kept between requests, for the worker to watch
+    /// while idle: a database that restarts closes them, and noticing it then means the next
+    /// request reconnects instead of sending on a dead connection.
+    public var idleConnectionSockets: [Int32] { executor.connections.sockets + adminTargets.sockets }
+
+    /// Reads what arrived on the kept target connections and forgets those that were closed.
+    public func checkIdleConnections() {
+        executor.connections.dropClosed()
+        adminTargets.dropClosed()
+    }
+
+    /// Installs a new configuration snapshot.
+    public func reload(_ configuration: Configuration) {
+        self.configuration = configuration
+        validators.removeAll()
+        verifiedKeys.removeAll()
+        executor.configurationChanged()
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        var context = RequestContext(request)
+        let endpoint: Endpoint
+        let arguments: [String]
+        switch EndpointTable.match(method: request.method, path: request.path) {
+        case .found(let found, let values):
+            (endpoint, arguments) = (found, values)
+        case .methodNotAllowed(let allowed):
+            return fail(
+                APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
+                extraHeaders: [("Allow", allowed)])
+        case .notFound:
+            return fail(APIError(.notFound, "no such endpoint: \(request.method) \(request.path)"), context)
+        }
+        if endpoint.access != .anyone {
+            switch authenticate(request.header("authorization")) {
+            case .success(let principal):
+                context.principal = principal
+            case .failure(let error):
+                return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+            }
+        }
+        if endpoint.access == .admin, let refusal = refuseUnlessAdmin(context) { return refusal }
+        return respond(to: endpoint.id, arguments, request, context)
+    }
+
+    /// Every endpoint's handler: the one switch over the table's ids.
+    private func respond(to id: Endpoint.ID, _ arguments: [String], _ request: HTTPRequest, _ context: RequestContext)
+        -> HTTPResponse
+    {
+        switch id {
+        case .executeService:
+            return execute(serviceName: arguments[0], body: request.body, envelope: false, context)
+        case .executeEnvelope:
+            return execute(serviceName: nil, body: request.body, envelope: true, context)
+        case .health:
+            return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
+        case .openAPIDocument:
+            // Generated per request from the tables, so a service added or disabled shows on the very
+            // next request whichever worker answers; this worker's snapshot if the database is away.
+            return .json(200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration))
+        case .reprocessExecution:
+            return reprocess(arguments[0], body: request.body, context)
+        case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
+            .getRetryPolicy, .listExecutions, .getExecution, .getError:
+            return administer(AdminRoute(id, arguments), query: request.query, context)
+        case .createService, .replaceService, .deleteService, .createConnection, .replaceConnection,
+            .deleteConnection, .createRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy:
+            return change(AdminRoute(id, arguments), method: request.method, body: request.body, context)
+        }
+    }
+
+    // MARK: - Administration
+
+    private func administer(_ route: AdminRoute, query: String, _ context: RequestContext) -> HTTPResponse {
+        do throws(APIError) {
+            // Administration reads the tables themselves, not this worker's snapshot: a write
+            // handled by another worker must show on the very next read (the snapshot follows
+            // within a second, which is enough for executing but not for read-your-writes).
+            let current = route.readsConfiguration ? try freshConfiguration() : configuration
+            let admin = AdminAPI(configuration: current, control: control, targets: adminTargets)
+            return .json(200, try admin.respond(to: route, query: QueryString.parse(query)), headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
+    }
+
+    private func change(_ route: AdminRoute, method: String, body: [UInt8], _ context: RequestContext)
+        -> HTTPResponse
+    {
+        do throws(APIError) {
+            let document: JSONValue
+            if method == HTTPMethod.delete.rawValue {
+                document = .null
+            } else {
+                guard context.isJSON else {
+                    throw APIError(
+                        .unsupportedMediaType, "send the document as JSON with Content-Type: application/json")
+                }
+                do throws(JSONParseError) {
+                    document = try JSONValue.parse(body)
+                } catch {
+                    throw .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")])
+                }
+            }
+            let writes = AdminWrites(control: control, targets: adminTargets)
+            let (status, answer) = try writes.respond(to: route, method: method, body: document)
+            guard let answer else { return HTTPResponse(status: status, headers: context.headers) }
+            return .json(status, answer, headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
+    }
+
+    // MARK: - Execution
+
+    private func execute(serviceName: String?, body: [UInt8], envelope: Bool, _ context: RequestContext) -> HTTPResponse
+    {
+        let document: JSONValue
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            document = .object([])
+        } else {
+            guard context.isJSON else {
+                return reject(
+                    APIError(.unsupportedMediaType, "send the parameters as JSON with Content-Type: application/json"),
+                    serviceName, context)
+            }
+            do {
+                document = try JSONValue.parse(body)
+            } catch {
+                let problem = ParameterProblem(parameter: nil, problem: "the body is not valid JSON: \(error)")
+                return reject(.invalidParameters([problem]), serviceName, context)
+            }
+        }
+        var name = serviceName
+        var parameters = document
+        if envelope {
+            guard case .string(let named)? = document["service"] else {
+                let problem = ParameterProblem(parameter: "service", problem: "is required: the name of the service")
+                return fail(.invalidParameters([problem]), context)
+            }
+            name = named
+            parameters = document["parameters"] ?? .object([])
+            let extra = (document.members ?? []).map(\.key).filter { $0 != "service" && $0 != "parameters" }
+            if !extra.isEmpty {
+                let problems = extra.map {
+                    ParameterProblem(parameter: $0, problem: "unknown field; use service and parameters")
+                }
+                return reject(.invalidParameters(problems), name, context)
+            }
+        }
+        guard let name else { return fail(APIError(.serviceNotFound, "no service named"), context) }
+        // Checked before looking the service up, so a key learns nothing about services it may not call.
+        guard context.principal.mayExecute(name) else {
+            return fail(APIError(.forbidden, "the key \(context.user) may not execute service \(name)"), context)
+        }
+        guard let service = configuration.enabledService(name) else {
+            return fail(APIError(.serviceNotFound, "no enabled service named \(name)"), context)
+        }
+        switch validator(for: service).validate(parameters) {
+        case .failure(let failure):
+            return finish(
+                service, parameters: parameters, outcome: nil, error: .invalidParameters(failure.problems), context)
+        case .success(let bound):
+            return run(service, bound, context)
+        }
+    }
+
+    /// Runs a validated call: journal, execution with retries, audit, response.
+    private func run(
+        _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext,
+        executionID: String = RandomID.uuid(), reprocessOf: String? = nil
+    ) -> HTTPResponse {
+        // A procedure never runs unaudited: without a control connection and without room in the
+        // spool, the call is refused before it starts.
+        guard auditIsPossible() else {
+            return .error(
+                APIError(.auditUnavailable, "the audit is unavailable (control database and local spool); not run"),
+                reference: nil, headers: context.headers)
+        }
+        let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+        journal?.begin(
+            .object([
+                "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
+                "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
+                "correlation_id": .string(context.correlationID),
+                "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
+            ]))
+        defer { journal?.end() }
+        let outcome = executor.execute(service, parameters: bound, configuration: configuration)
+        let error = outcome.result.failure.map {
+            APIError.executionFailed(
+                $0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds,
+                statuses: service.errorStatuses)
+        }
+        return finish(
+            service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID,
+            reprocessOf: reprocessOf)
+    }
+
+    /// Runs a recorded execution again, with its parameters or an override validated like any call,
+    /// and records who asked and why. Nothing is written when the request is refused.
+    private func reprocess(_ id: String, body: [UInt8], _ context: RequestContext) -> HTTPResponse {
+        let queries = ExecutionQueries(control: control)
+        let request: JSONValue
+        do throws(JSONParseError) {
+            request =
+                body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) ? .object([]) : try JSONValue.parse(body)
+        } catch {
+            return fail(
+                .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")]), context)
+        }
+        var problems: [ParameterProblem] = []
+        for member in request.members ?? [] where !["reason", "parameters", "force"].contains(member.key) {
+            problems.append(.init(parameter: member.key, problem: "unknown field; use reason, parameters and force"))
+        }
+        if request.members == nil { problems.append(.init(parameter: nil, problem: "the body must be a JSON object")) }
+        let reason = request["reason"]?.stringValue ?? ""
+        if let given = request["reason"], given.stringValue == nil || reason.count > 1000 {
+            problems.append(.init(parameter: "reason", problem: "must be a string of at most 1000 characters"))
+        }
+        let force = request["force"]?.boolValue ?? false
+        if let given = request["force"], given.boolValue == nil {
+            problems.append(.init(parameter: "force", problem: "must be true or false"))
+        }
+        if !problems.isEmpty { return fail(.invalidParameters(problems), context) }
+        let original: (service: String, parameters: JSONValue?, status: String)
+        do throws(APIError) {
+            original = try queries.original(id)
+        } catch {
+            return fail(error, context)
+        }
+        // Said before the parameters are checked: without force, they would not matter. The claim
+        // checks again, atomically.
+        if !force, ExecutionStatus(rawValue: original.status)?.isReprocessable != true {
+            return fail(ReprocessingClaim.Refusal.status(original.status).error(for: id), context)
+        }
+        guard let service = configuration.enabledService(original.service) else {
+            return fail(APIError(.serviceNotFound, "service \(original.service) is gone or disabled"), context)
+        }
+        guard let parameters = request["parameters"] ?? original.parameters, parameters != .null else {
+            let problem = ParameterProblem(
+                parameter: "parameters", problem: "the original had none that were valid; send them")
+            return fail(.invalidParameters([problem]), context)
+        }
+        switch validator(for: service).validate(parameters) {
+        case .failure(let failure):
+            return fail(.invalidParameters(failure.problems), context)
+        case .success(let bound):
+            let newID = RandomID.uuid()
+            do throws(APIError) {
+                try ReprocessingClaim.take(
+                    original: id, new: newID, by: context.user, reason: reason, force: force,
+                    timeoutMilliseconds: service.timeoutMilliseconds, on: control)
+            } catch {
+                return fail(error, context)
+            }
+            return run(service, bound, context, executionID: newID, reprocessOf: id)
+        }
+    }
+
+    /// Audits an execution of an existing service and builds its response.
+    private func finish(
+        _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
+        _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil
+    ) -> HTTPResponse {
+        let reference = error.map { _ in RandomID.uuid() }
+        let status = ExecutionStatus(answering: error)
+        let record = AuditRecord(
+            execution: .init(
+                id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
+                status: status, httpStatus: error?.status ?? 200, errorCode: error?.code.rawValue,
+                durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
+                correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
+                attempts: outcome?.attempts ?? []),
+            failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
+        guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
+        let headers = context.headers + [("X-Execution-ID", executionID)]
+        if let error {
+            if error.code != .invalidParameters {
+                Log.warning(
+                    "execution failed",
+                    [
+                        "service": .string(service.name), "code": .string(error.code.rawValue),
+                        "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null, "reference": .string(reference!),
+                        "correlation_id": .string(context.correlationID),
+                    ])
+            }
+            return .error(error, reference: reference, headers: headers, audience: context.audience)
+        }
+        let outcome = outcome!
+        var body: JSONValue = .object([
+            "execution_id": .string(executionID), "service": .string(service.name),
+            "status": .string(ExecutionStatus.succeeded.rawValue),
+            "attempts": .number(outcome.attempts.count),
+            "duration_ms": .number((outcome.durationMilliseconds * 1000).rounded() / 1000),
+            "data": .raw((try? outcome.result.get()) ?? "null"),
+        ])
+        if let reprocessOf, case .object(var members) = body {
+            members.insert(.init("reprocess_of", .string(reprocessOf)), at: 1)
+            body = .object(members)
+        }
+        return .json(200, body, headers: headers)
+    }
+
+    /// An input error before validation proper: audited as rejected when the service exists.
+    private func reject(_ error: APIError, _ serviceName: String?, _ context: RequestContext) -> HTTPResponse {
+        if let serviceName, let service = configuration.enabledService(serviceName) {
+            return finish(service, parameters: .null, outcome: nil, error: error, context)
+        }
+        return fail(error, context)
+    }
+
+    /// An error that belongs to no execution: only a `service_error` row.
+    private func fail(_ error: APIError, _ context: RequestContext, extraHeaders: [(String, String)] = [])
+        -> HTTPResponse
+    {
+        let reference = RandomID.uuid()
+        let record = AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error))
+        let written = write(record, context)
+        return .error(
+            error, reference: written ? reference : nil, headers: context.headers + extraHeaders,
+            audience: context.audience)
+    }
+
+    /// Commits the record, or spools it when the control database cannot take it. False when
+    /// neither worked: the answer must then name no execution and no error reference.
+    private func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
+        do {
+            try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try audit.write(record, to: connection)
+            }
+            return true
+        } catch {
+            let ids: KeyValuePairs<String, JSONValue> = [
+                "execution_id": record.execution.map { .string($0.id) } ?? .null,
+                "reference": record.failure.map { .string($0.reference) } ?? .null,
+                "correlation_id": .string(context.correlationID), "error": .string(error.description),
+            ]
+            if let spool, let (statement, values) = audit.statement(for: record, finishedAt: Date()),
+                spool.append(statement, values)
+            {
+                Log.warning("control database unavailable; audit record spooled", ids)
+                return true
+            }
+            Log.error("audit record lost: the control database and the spool both failed", ids)
+            return false
+        }
+    }
+
+    /// Whether an execution's audit can be counted on: the control connection is up (no system
+    /// call on the request path), or the spool has room, or the control database can be reached now.
+    private func auditIsPossible() -> Bool {
+        if control.current?.isHealthy == true || spool?.isWritable == true { return true }
+        return (try? control.open()) != nil
+    }
+
+    /// The answer when the record could be neither written nor spooled: no id a client could look
+    /// up in vain. A procedure that already ran (the spool failed after the check) answers 503.
+    private func unaudited(_ error: APIError?, ran: Bool, _ context: RequestContext) -> HTTPResponse {
+        guard let error, !ran else {
+            return .error(
+                APIError(
+                    .auditUnavailable, "the execution ran but could not be audited; check before running it again"),
+                reference: nil, headers: context.headers)
+        }
+        return .error(error, reference: nil, headers: context.headers)
+    }
+
+    private func freshConfiguration() throws(APIError) -> Configuration {
+        do throws(PGError) {
+            return try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try ConfigurationStore.load(from: connection)
+            }
+        } catch {
+            throw AdminWrites.unavailable(error)
+        }
+    }
+
+    /// 401 without an admin key (even while no key exists: administration is never anonymous),
+    /// 403 for other keys; nil for admins.
+    private func refuseUnlessAdmin(_ context: RequestContext) -> HTTPResponse? {
+        guard context.principal.key?.role != .admin else { return nil }
+        let error =
+            context.principal.key == nil
+            ? APIError(.unauthorized, "administration needs an admin key: spo keys create --role admin")
+            : APIError(.forbidden, "the key \(context.user) is not an admin key")
+        return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+    }
+
+    private func authenticate(_ authorization: String?) -> Result<Principal, APIError> {
+        if let authorization, let known = verifiedKeys[authorization] { return .success(known) }
+        var result = Authenticator.principal(authorization: authorization, keys: configuration.apiKeys)
+        // A key created after this worker's snapshot is looked up directly, so a new key works at
+        // once (the snapshot follows within a second). Only unknown prefixes get here, and a
+        // refusal writes a service_error row anyway, so this adds no new kind of database work.
+        if case .failure = result, let authorization, let presented = Authenticator.presentedKey(authorization),
+            let prefix = APIKey.prefix(of: presented), configuration.apiKeys[prefix] == nil,
+            let created = try? control.withConnection({ (connection: PGConnection) throws(PGError) in
+                try APIKeyStore.active(on: connection, prefix: prefix)
+            }), !created.isEmpty
+        {
+            result = Authenticator.principal(
+                authorization: authorization, keys: configuration.apiKeys.merging(created) { $1 })
+        }
+        // Only valid keys are remembered (a few per client), so bad headers cannot grow the cache.
+        if let authorization, case .success(let principal) = result, principal.key != nil, verifiedKeys.count < 1024 {
+            verifiedKeys[authorization] = principal
+        }
+        return result
+    }
+
+    private func validator(for service: ServiceDefinition) -> ParameterValidator {
+        if let cached = validators[service.name], cached.version == service.version { return cached.validator }
+        let validator = ParameterValidator(parameters: service.parameters)
+        validators[service.name] = (service.version, validator)
+        return validator
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+/// What every response of one request shares: its correlation id, user and idempotency key.
+struct RequestContext {
+    var correlationID: String
+    /// Who is calling; anonymous until authenticated.
+    var principal = Principal.anonymous
+    var user: String { principal.name }
+    var idempotencyKey: String?
+    var isJSON: Bool
+
+    init(_ request: HTTPRequest) {
+        if let given = request.header("x-correlation-id"), RequestContext.isValidToken(given) {
+            correlationID = given
+        } else {
+            correlationID = RandomID.uuid()
+        }
+        idempotencyKey = request.header("idempotency-key").flatMap { RequestContext.isValidToken($0) ? $0 : nil }
+        let contentType = (request.header("content-type") ?? "").lowercased()
+        isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
+    }
+
+    var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// Admin keys see an error's confidential details; everyone else (anonymous too) does not.
+    var audience: APIError.Audience { principal.key?.role == .admin ? .administrator : .client }
+
+    /// Client-supplied ids are echoed in headers and logs: printable, no separators, bounded.
+    static func isValidToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.:".unicodeScalars.contains($0))
+            }
+    }
+}

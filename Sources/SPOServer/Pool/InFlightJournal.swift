@@ -1,0 +1,95 @@
+import Foundation
+import Glibc
+import SPOCore
+import SPOJSON
+
+/// A one-record file per worker slot saying which execution the worker is running right now.
+///
+/// The worker writes it before calling the procedure and clears it once the execution is
+/// audited. When a worker dies (even by `kill -9`), the supervisor finds the record and audits the
+/// execution as `interrupted`, so no execution goes unrecorded.
+///
+/// The file is mapped into the worker's memory (shared), so noting and clearing a record costs no
+/// system call; the kernel keeps the pages when the process dies, and the supervisor reads them
+/// back through the file. A record of any size (up to the body limit) is kept whole.
+public final class InFlightJournal {
+    /// The mapping a journal starts with. A larger record (parameters of up to the body limit)
+    /// grows the file and the mapping once; the file keeps its size, so the worker that replaces
+    /// this one maps it whole from the start.
+    static let initialCapacity = 64 * 1024
+    private var mapping: UnsafeMutableRawPointer
+    private var capacity: Int
+    private let descriptor: Int32
+    public let path: String
+
+    /// Opens (creating) and maps the journal at `path`.
+    public init?(path: String) {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { return nil }
+        var status = stat()
+        let capacity = fstat(descriptor, &status) == 0 ? max(Int(status.st_size), InFlightJournal.initialCapacity) : 0
+        guard capacity > 0, ftruncate(descriptor, off_t(capacity)) == 0,
+            let mapping = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0),
+            mapping != MAP_FAILED
+        else {
+            close(descriptor)
+            return nil
+        }
+        self.descriptor = descriptor
+        self.mapping = mapping
+        self.capacity = capacity
+        self.path = path
+        end()
+    }
+
+    deinit {
+        munmap(mapping, capacity)
+        close(descriptor)
+    }
+
+    /// Records the execution about to run, ending in a newline (bytes of an older, longer record
+    /// may follow it and are ignored).
+    public func begin(_ record: JSONValue) {
+        var bytes: [UInt8] = []
+        record.write(to: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        guard bytes.count <= capacity || grow(to: bytes.count) else {
+            Log.error("the in-flight journal cannot hold this execution", ["bytes": .number(bytes.count)])
+            return
+        }
+        // The first byte goes last, so a reader never sees a new first byte before the rest.
+        bytes.withUnsafeBytes { source in
+            (mapping + 1).copyMemory(from: source.baseAddress! + 1, byteCount: bytes.count - 1)
+        }
+        mapping.storeBytes(of: bytes[0], as: UInt8.self)
+    }
+
+    /// Makes the file and the mapping hold at least `size` bytes (the file stays sparse).
+    private func grow(to size: Int) -> Bool {
+        var wanted = capacity
+        while wanted < size { wanted *= 2 }
+        guard ftruncate(descriptor, off_t(wanted)) == 0,
+            let larger = mmap(nil, wanted, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), larger != MAP_FAILED
+        else { return false }
+        munmap(mapping, capacity)
+        mapping = larger
+        capacity = wanted
+        return true
+    }
+
+    /// Marks that nothing is in flight: a newline over the record's first byte.
+    public func end() { mapping.storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self) }
+
+    /// Reads and clears what a dead worker left behind.
+    public static func takeLeftover(at path: String) -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
+        // Clear it for the replacement worker, which maps the same file.
+        if let handle = FileHandle(forWritingAtPath: path) {
+            handle.write(Data([UInt8(ascii: "\n")]))
+            try? handle.close()
+        }
+        let record = data.prefix { $0 != UInt8(ascii: "\n") }
+        guard !record.isEmpty else { return nil }
+        return try? JSONValue.parse(Array(record))
+    }
+}

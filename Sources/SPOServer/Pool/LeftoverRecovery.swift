@@ -1,0 +1,77 @@
+import Foundation
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// What a worker slot can leave behind when its worker (and perhaps the supervisor) died: audit
+/// records spooled during a control-database outage, and the execution in flight. The supervisor
+/// recovers both before it starts the slot's worker — at start too, so a worker and a supervisor
+/// killed together lose nothing.
+public struct LeftoverRecovery {
+    public let journalPath: String
+    public let spoolPath: String
+    public let controlConninfo: String
+    private let audit = AuditLog()
+
+    public init(journalPath: String, spoolPath: String, controlConninfo: String) {
+        self.journalPath = journalPath
+        self.spoolPath = spoolPath
+        self.controlConninfo = controlConninfo
+    }
+
+    /// Replays the spool, then audits the execution in flight as `interrupted`. In that order: an
+    /// execution that finished and was spooled keeps its real outcome (the `interrupted` record of
+    /// the same id then changes nothing). What the control database cannot take now is spooled,
+    /// for the next worker of the slot to replay.
+    public func recover() {
+        let spool = AuditSpool(path: spoolPath)
+        let connection = try? ControlDatabase.connect(controlConninfo)
+        if let spool, let connection, spool.hasPending {
+            do throws(PGError) {
+                let count = try spool.replayAll(on: connection)
+                Log.info(
+                    "replayed a worker's spooled audit records",
+                    ["records": .number(count), "spool": .string(spoolPath)])
+            } catch {
+                Log.warning("could not replay a worker's audit spool yet", ["error": .string(error.description)])
+            }
+        }
+        guard let record = InFlightJournal.takeLeftover(at: journalPath), let interrupted = interrupted(record) else {
+            return
+        }
+        let executionID = interrupted.execution?.id ?? ""
+        do throws(PGError) {
+            guard let connection else { throw PGError(kind: .connection, sqlstate: "08001", message: "no connection") }
+            try audit.write(interrupted, to: connection)
+            Log.warning("audited the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
+        } catch {
+            if let spool, let (statement, values) = audit.statement(for: interrupted, finishedAt: Date()),
+                spool.append(statement, values)
+            {
+                Log.warning(
+                    "spooled the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
+            } else {
+                Log.error(
+                    "could not audit an interrupted execution",
+                    ["execution_id": .string(executionID), "error": .string(error.description)])
+            }
+        }
+    }
+
+    /// The audit record of an execution a worker noted in its journal and never finished.
+    func interrupted(_ record: JSONValue) -> AuditRecord? {
+        guard let executionID = record["execution_id"]?.stringValue else { return nil }
+        let startedMilliseconds = record["started_at_ms"]?.doubleValue ?? Date().timeIntervalSince1970 * 1000
+        let error = APIError(.internalError, "the worker running this execution died before it finished")
+        return AuditRecord(
+            execution: .init(
+                id: executionID, serviceID: Int64(record["service_id"]?.intValue ?? 0),
+                serviceName: record["service_name"]?.stringValue ?? "", parameters: record["parameters"],
+                status: .interrupted, httpStatus: 502, errorCode: error.code.rawValue,
+                durationMilliseconds: Date().timeIntervalSince1970 * 1000 - startedMilliseconds,
+                user: record["user"]?.stringValue ?? "anonymous",
+                correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,
+                attempts: []),
+            failure: .init(reference: RandomID.uuid(), serviceName: record["service_name"]?.stringValue, error: error))
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Glibc
+import SPOCore
+import SPOFastCGI
+import SPOJSON
+import SPOPostgres
+
+/// One process of the pool: accepts FastCGI requests one at a time and follows configuration
+/// changes.
+///
+/// It listens on standard input (the FastCGI convention: under `spo serve`, its own socket, for
+/// asking this worker directly) and on the pool's queue, which every worker takes from, so no
+/// request waits behind a busy worker while another is idle. Between requests it waits in
+/// `poll(2)` on those and on the control connection, so a configuration `NOTIFY` is applied
+/// within a poll interval even when idle.
+public final class Worker {
+    private let control: ControlDatabase
+    /// Listening sockets, own first: a request sent to this worker directly is served before the queue.
+    private let listenSockets: [Int32]
+    private let journalPath: String?
+    private let spoolPath: String?
+    private var handler: RequestHandler?
+    private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
+    private let parent = getppid()
+    private var nextReconnect = ContinuousClock.now
+    /// Accepted connections whose request has not arrived yet: they must not hold the worker.
+    private var pending = PendingConnections()
+
+    public init(
+        controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil
+    ) {
+        self.control = ControlDatabase(conninfo: controlConninfo)
+        self.listenSockets = listenSockets
+        self.journalPath = journalPath
+        self.spoolPath = spoolPath
+        // Several workers wait on the same queue and all wake for one connection: the others
+        // must find it taken (EAGAIN) rather than block in accept(2).
+        for socket in listenSockets { _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK) }
+    }
+
+    /// Serves until SIGTERM/SIGINT (finishing the request in hand) or until the supervisor is gone.
+    public func run() -> Int32 {
+        Log.component = "worker"
+        signals.block()
+        SignalSet.ignoreBrokenPipes()
+        let auditCommit = AuditLog.CommitMode.fromEnvironment()
+        control.onReconnect = { [weak self] connection throws(PGError) in
+            try connection.execute("LISTEN \(ConfigurationStore.channel)")
+            try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
+            self?.reload(from: connection)
+        }
+        let request = FastCGIRequest()
+        Log.info(
+            "worker started",
+            [
+                "journal": journalPath.map(JSONValue.string) ?? .null,
+                "spool": spoolPath.map(JSONValue.string) ?? .null,
+                "audit_commit": .string(auditCommit.rawValue),
+            ])
+        var nextCheck = ContinuousClock.now
+        while true {
+            // Signals and the supervisor are checked ten times a second, not on every request:
+            // two system calls saved per request under load.
+            if ContinuousClock.now >= nextCheck {
+                nextCheck = .now + .milliseconds(100)
+                if let signal = signals.next(waitingMilliseconds: 0) {
+                    Log.info("worker stopping", ["signal": .number(Int(signal))])
+                    // Connections accepted before their request arrived may be nginx's, a moment late.
+                    for connection in pending.drain(within: .milliseconds(500)) { answer(connection, request) }
+                    return 0
+                }
+                if getppid() != parent {
+                    Log.warning("supervisor is gone; worker exiting")
+                    return 0
+                }
+            }
+            guard let connection = try? waitForWork() else {
+                Log.error("a listening socket is no longer usable; exiting to be replaced")
+                return 1
+            }
+            if connection >= 0 { answer(connection, request) }
+        }
+    }
+
+    /// Reads the request arriving on an accepted connection and answers it.
+    private func answer(_ connection: Int32, _ request: FastCGIRequest) {
+        guard request.accept(connection: connection) else { return }
+        if let handler {
+            serve(request, with: handler)
+        } else {
+            // No configuration yet (control database down since start): answer instead of
+            // leaving nginx waiting.
+            let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
+            request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
+        }
+        request.finish()
+    }
+
+    private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
+        let values = request.values(of: Worker.requestParameters)
+        var headers: [String: String] = [:]
+        for (index, (_, header)) in Worker.forwardedHeaders.enumerated() {
+            if let value = values[index] { headers[header] = value }
+        }
+        let first = Worker.forwardedHeaders.count
+        let (contentLength, method, uri, scriptName, query) = (
+            values[first], values[first + 1], values[first + 2], values[first + 3], values[first + 4]
+        )
+        let response: HTTPResponse
+        if let length = contentLength.flatMap(Int.init), length > RequestHandler.maxBodyBytes {
+            response = .error(
+                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
+        } else if let body = request.readBody(limit: RequestHandler.maxBodyBytes) {
+            let http = HTTPRequest(
+                method: method ?? "GET", path: uri ?? scriptName ?? "/", query: query ?? "", headers: headers,
+                body: body)
+            response = handler.handle(http)
+        } else {
+            response = .error(
+                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
+        }
+        let bytes = response.cgiBytes()
+        // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
+        // stops reading (one system call, for large responses only).
+        if bytes.count > 64 * 1024 { request.limitWrites(to: pending.readTimeout) }
+        request.write(bytes)
+    }
+
+    /// Every parameter a request is served from, read in one pass: the forwarded headers, then
+    /// five more in the order `serve` takes them.
+    private static let requestParameters = ParameterNames(
+        forwardedHeaders.map(\.0) + ["CONTENT_LENGTH", "REQUEST_METHOD", "DOCUMENT_URI", "SCRIPT_NAME", "QUERY_STRING"])
+
+    /// FastCGI parameters carrying the request headers the API reads.
+    private static let forwardedHeaders: [(String, String)] = [
+        ("CONTENT_TYPE", "content-type"), ("HTTP_X_CORRELATION_ID", "x-correlation-id"),
+        ("HTTP_IDEMPOTENCY_KEY", "idempotency-key"), ("HTTP_AUTHORIZATION", "authorization"),
+        ("HTTP_PREFER", "prefer"),
+    ]
+
+    /// Waits up to a second for a connection or a configuration change; the accepted connection
+    /// with a request to read, or -1 when there is none (a timeout, a change applied, another
+    /// worker was faster, a connection that has sent nothing yet). Throws when a listening socket
+    /// is closed or broken: polling it would return at once, forever.
+    private func waitForWork() throws(SystemFailure) -> Int32 {
+        // Notifications that arrived while a request used the control connection are already
+        // buffered by libpq and will not make the socket readable again: look at them first.
+        followConfiguration(readingSocket: false)
+        var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let controlIndex = descriptors.count
+        if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
+            descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
+        }
+        let pendingIndex = descriptors.count
+        descriptors += pending.descriptors
+        // The target connections too: one that the database closed while idle is noticed now
+        // rather than by the next request (which would send on it and fail).
+        let targetsIndex = descriptors.count
+        for socket in handler?.idleConnectionSockets ?? [] {
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+        }
+        if poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000)) < 0 { return -1 }
+        if pendingIndex > controlIndex && descriptors[controlIndex].revents != 0 {
+            followConfiguration(readingSocket: true)
+        }
+        if descriptors[targetsIndex...].contains(where: { $0.revents != 0 }) { handler?.checkIdleConnections() }
+        let broken = Int16(POLLNVAL) | Int16(POLLERR)
+        if listenSockets.indices.contains(where: { descriptors[$0].revents & broken != 0 }) {
+            throw SystemFailure(description: "listening socket failed")
+        }
+        // Connections that were waiting go first, and expired ones are closed.
+        if let ready = pending.take(descriptors[pendingIndex..<targetsIndex]) { return ready }
+        for index in listenSockets.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
+            // The connection is blocking whatever the listening socket is (Linux does not pass
+            // O_NONBLOCK on); workers start no processes, so close-on-exec does not matter.
+            let connection = accept(listenSockets[index], nil, nil)
+            if connection >= 0, let ready = pending.admit(connection) { return ready }
+        }
+        return -1
+    }
+
+    /// Applies pending configuration notifications; reconnects (and reloads) when the control
+    /// connection was lost, at most twice a second.
+    private func followConfiguration(readingSocket: Bool) {
+        if control.current?.isHealthy != true {
+            guard ContinuousClock.now >= nextReconnect else { return }
+            nextReconnect = .now + .milliseconds(500)
+        }
+        do {
+            let connection = try control.open()
+            if !connection.notifications(readingSocket: readingSocket).isEmpty { reload(from: connection) }
+            replaySpool(on: connection)
+        } catch {
+            Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
+        }
+    }
+
+    /// Writes audit records spooled during an outage back to the control database, one batch
+    /// between requests, so a long outage's backlog never holds a request up for long.
+    private func replaySpool(on connection: PGConnection) {
+        guard let spool = handler?.spool, spool.hasPending else { return }
+        do throws(PGError) {
+            let count = try spool.replay(on: connection)
+            Log.info("replayed spooled audit records", ["records": .number(count), "spool": .string(spool.path)])
+        } catch {
+            Log.warning("could not replay the audit spool yet", ["error": .string(error.description)])
+        }
+    }
+
+    private func reload(from connection: PGConnection) {
+        do {
+            let configuration = try ConfigurationStore.load(from: connection) { problem in
+                Log.warning("configuration problem", ["problem": .string(problem)])
+            }
+            if let handler {
+                handler.reload(configuration)
+            } else {
+                let handler = RequestHandler(configuration: configuration, control: control)
+                handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
+                handler.spool = spoolPath.flatMap(AuditSpool.init(path:))
+                if let spoolPath, handler.spool == nil {
+                    Log.error(
+                        "cannot open the audit spool: executions are refused while the control database is away",
+                        ["spool": .string(spoolPath)])
+                }
+                self.handler = handler
+            }
+            Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
+        } catch {
+            Log.error("could not load configuration", ["error": .string(error.description)])
+        }
+    }
+}
