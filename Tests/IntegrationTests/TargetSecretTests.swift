@@ -3,6 +3,7 @@ import SPOPostgres
 import Testing
 
 @testable import SPOCore
+@testable import SPOServer
 
 /// A connection's secret (`password_from`) reaches libpq as a setting of its own, whatever form
 /// the conninfo has: appended as text, a URI would have read it as part of its database name.
