@@ -3,7 +3,9 @@ import SPOJSON
 /// One endpoint of the API, declared once in `EndpointTable`: its method and path, who may call
 /// it, and how OpenAPI describes it. Routing, `Allow`, authorization and the document's paths are
 /// all derived from the table; the server maps each `ID` to its handler in one exhaustive switch.
-public struct Endpoint: Sendable {
+///
+/// A class: the table's entries are shared, never copied (routing hands one out on every request).
+public final class Endpoint: Sendable {
     /// Every endpoint by name; the raw value is its OpenAPI `operationId`.
     public enum ID: String, Sendable, CaseIterable {
         case executeService = "execute"
@@ -42,19 +44,19 @@ public struct Endpoint: Sendable {
         public var schema: JSONValue?
     }
 
-    public var id: ID
-    public var method: HTTPMethod
-    public var path: PathPattern
-    public var access: Access
+    public let id: ID
+    public let method: HTTPMethod
+    public let path: PathPattern
+    public let access: Access
     /// The OpenAPI tag: `services` for executions, `administration` for the rest.
-    public var tag: String
-    public var summary: String
+    public let tag: String
+    public let summary: String
     /// OpenAPI parameter objects (or references) besides the correlation header.
-    public var parameters: [JSONValue]
-    public var body: Body?
-    public var success: Success
+    public let parameters: [JSONValue]
+    public let body: Body?
+    public let success: Success
     /// The errors it can answer besides those every endpoint of its access level can.
-    public var errors: [APIError.Code]
+    public let errors: [APIError.Code]
 
     init(
         _ id: ID, _ method: HTTPMethod, _ path: PathPattern, _ access: Access, tag: String = "administration",

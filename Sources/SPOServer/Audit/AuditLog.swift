@@ -37,20 +37,31 @@ public struct AuditLog {
         case error
 
         /// The prepared statement's name; it changes when the SQL does.
-        var name: String { "spo_audit_\(rawValue)_v2" }
-
-        var sql: String {
+        var name: String {
             switch self {
-            case .execution: AuditLog.executionInsert(finishedAt: 15)
-            case .executionWithError:
-                "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20)) RETURNING id) \(AuditLog.errorColumns) "
-                    + "SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, $19::jsonb, \(AuditLog.time(20, else: "now()")) "
-                    + "FROM execution ON CONFLICT (reference) DO NOTHING"
-            case .error:
-                "\(AuditLog.errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb, "
-                    + "\(AuditLog.time(8, else: "now()"))) ON CONFLICT (reference) DO NOTHING"
+            case .execution: "spo_audit_execution_v2"
+            case .executionWithError: "spo_audit_execution_error_v2"
+            case .error: "spo_audit_error_v2"
             }
         }
+
+        /// Built once: every request runs one of these, and interpolating them showed in profiles.
+        var sql: String {
+            switch self {
+            case .execution: Statement.executionSQL
+            case .executionWithError: Statement.executionWithErrorSQL
+            case .error: Statement.errorSQL
+            }
+        }
+
+        private static let executionSQL = AuditLog.executionInsert(finishedAt: 15)
+        private static let executionWithErrorSQL =
+            "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20)) RETURNING id) \(AuditLog.errorColumns) "
+            + "SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, $19::jsonb, "
+            + "\(AuditLog.time(20, else: "now()")) FROM execution ON CONFLICT (reference) DO NOTHING"
+        private static let errorSQL =
+            "\(AuditLog.errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb, "
+            + "\(AuditLog.time(8, else: "now()"))) ON CONFLICT (reference) DO NOTHING"
     }
 
     /// The finish time: parameter `index` (epoch milliseconds) when the record was spooled, so a
