@@ -75,7 +75,12 @@ test: deps lint
 test-e2e: build venv swagger-ui
 	SPO_BIN=$(CURDIR)/.build/$(CONFIG)/spo $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
-bench: build
+# What only `make bench` needs: valgrind counts instructions per request (Tests/bench/instructions).
+BENCH_PACKAGES := valgrind
+
+bench: build venv
+	@for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BENCH_PACKAGES); break; }; done
 	Tests/bench/run
 
 clean:
