@@ -1,0 +1,447 @@
+import SPOJSON
+
+// MARK: - Components
+
+extension OpenAPIDocument {
+    /// The shared parts: schemas, error responses, parameters, headers and the security scheme.
+    enum Components {
+        /// `{"$ref": "#/components/<path>"}`.
+        static func ref(_ path: String) -> JSONValue { .object(["$ref": .string("#/components/" + path)]) }
+
+        static let all: JSONValue = .object([
+            "schemas": schemas, "responses": responses, "parameters": parameters, "headers": headers,
+            "securitySchemes": .object([
+                "bearerAuth": .object([
+                    "type": .string("http"), "scheme": .string("bearer"),
+                    "description": .string(
+                        "An API key: Authorization: Bearer <key>. While no key exists at all, the API is open."),
+                ])
+            ]),
+        ])
+
+        // MARK: Schema shorthands
+
+        private static func typed(
+            _ type: String, _ description: String? = nil, format: String? = nil, nullable: Bool = false,
+            extra: [JSONValue.Member] = []
+        ) -> JSONValue {
+            var members: [JSONValue.Member] = [.init("type", .string(type))]
+            if let format { members.append(.init("format", .string(format))) }
+            if let description { members.append(.init("description", .string(description))) }
+            if nullable { members.append(.init("nullable", .bool(true))) }
+            return .object(members + extra)
+        }
+
+        private static func object(
+            _ properties: [JSONValue.Member], required: [String] = [], closed: Bool = false, description: String? = nil
+        ) -> JSONValue {
+            var members: [JSONValue.Member] = [.init("type", .string("object"))]
+            if let description { members.append(.init("description", .string(description))) }
+            if !required.isEmpty { members.append(.init("required", .array(required.map(JSONValue.string)))) }
+            // Closed where the server rejects unknown fields (the configuration documents).
+            if closed { members.append(.init("additionalProperties", .bool(false))) }
+            members.append(.init("properties", .object(properties)))
+            return .object(members)
+        }
+
+        private static func integer(_ description: String?, _ range: ClosedRange<Int>, default value: Int) -> JSONValue
+        {
+            typed(
+                "integer", description,
+                extra: [
+                    .init("minimum", .number(range.lowerBound)), .init("maximum", .number(range.upperBound)),
+                    .init("default", .number(value)),
+                ])
+        }
+
+        private static func stringEnum(_ values: [String], _ description: String? = nil) -> JSONValue {
+            typed("string", description, extra: [.init("enum", .array(values.map(JSONValue.string)))])
+        }
+
+        private static let namePattern = "^[a-z][a-z0-9_-]{0,62}$"
+
+        private static func name(_ description: String) -> JSONValue {
+            typed("string", description, extra: [.init("pattern", .string(namePattern))])
+        }
+
+        // MARK: Schemas
+
+        static let schemas: JSONValue = .object([
+            "Error": object(
+                [
+                    .init(
+                        "error",
+                        object(
+                            [
+                                .init(
+                                    "code",
+                                    stringEnum(
+                                        APIError.Code.allCases.map(\.rawValue), "Stable; the HTTP status follows it")),
+                                .init("message", typed("string", "For humans")),
+                                .init(
+                                    "reference",
+                                    typed(
+                                        "string", "The id of the recorded error (GET /api/errors/{reference})",
+                                        format: "uuid", nullable: true)),
+                                .init(
+                                    "details",
+                                    typed(
+                                        "array", "What exactly went wrong, e.g. each rejected parameter and why",
+                                        extra: [.init("items", .object(["type": .string("object")]))])),
+                            ], required: ["code", "message", "reference", "details"]))
+                ], required: ["error"], description: "The one shape of every error"),
+            "ExecutionResult": OpenAPIDocument.envelope(
+                service: typed("string"),
+                data: .object(["description": .string("Shaped as documented on the service's own path")])),
+            "ExecutionStatus": stringEnum(ExecutionStatus.allCases.map(\.rawValue)),
+            "Execution": object(
+                [
+                    .init("id", typed("string", format: "uuid")),
+                    .init("service", typed("string")),
+                    .init("parameters", .object(["description": .string("The effective parameters")])),
+                    .init("status", ref("schemas/ExecutionStatus")),
+                    .init("http_status", typed("integer", nullable: true)),
+                    .init("error_code", typed("string", nullable: true)),
+                    .init("attempts", typed("integer")),
+                    .init("duration_ms", typed("number", nullable: true)),
+                    .init("user", typed("string")),
+                    .init("correlation_id", typed("string", nullable: true)),
+                    .init("idempotency_key", typed("string", nullable: true)),
+                    .init(
+                        "reprocess_of", typed("string", "The execution this one re-ran", format: "uuid", nullable: true)
+                    ),
+                    .init("started_at", typed("string", format: "date-time")),
+                    .init("finished_at", typed("string", format: "date-time", nullable: true)),
+                    .init(
+                        "attempt_log",
+                        typed(
+                            "array", "Each attempt: outcome, SQLSTATE, timings",
+                            extra: [.init("items", ref("schemas/Attempt"))])),
+                    .init("errors", typed("array", extra: [.init("items", ref("schemas/ErrorRecord"))])),
+                    .init(
+                        "reprocessed_as",
+                        typed(
+                            "array", "Re-runs of this execution (detail only)",
+                            extra: [.init("items", .object(["type": .string("object")]))])),
+                    .init(
+                        "reprocessing_of",
+                        typed("object", "The re-run this execution is (detail only)", nullable: true)),
+                ], required: ["id", "service", "status"]),
+            "Attempt": object(
+                [
+                    .init("attempt", typed("integer", "1 for the first")),
+                    .init("outcome", stringEnum(AttemptOutcome.allCases.map(\.rawValue))),
+                    .init("sqlstate", typed("string", nullable: true)),
+                    .init("message", typed("string", nullable: true)),
+                    .init("offset_ms", typed("number", "When it began, after the execution's start")),
+                    .init("connect_ms", typed("number", "Connecting (0 with a kept connection)")),
+                    .init("execute_ms", typed("number")),
+                    .init("worker_pid", typed("integer", "The worker process that ran it")),
+                ], required: ["attempt", "outcome"]),
+            "ExecutionPage": object(
+                [
+                    .init("items", typed("array", extra: [.init("items", ref("schemas/Execution"))])),
+                    .init(
+                        "next_cursor",
+                        typed("string", "Pass as cursor for the next page; null on the last", nullable: true)),
+                ], required: ["items", "next_cursor"]),
+            "ErrorRecord": object(
+                [
+                    .init("reference", typed("string", format: "uuid")),
+                    .init("execution_id", typed("string", format: "uuid", nullable: true)),
+                    .init("service_name", typed("string", nullable: true)),
+                    .init("code", typed("string")),
+                    .init("http_status", typed("integer")),
+                    .init("sqlstate", typed("string", nullable: true)),
+                    .init("message", typed("string")),
+                    .init("detail", .object(["description": .string("The details of the error")])),
+                    .init("created_at", typed("string", format: "date-time")),
+                ], required: ["reference", "code", "message"]),
+            "ServiceDocument": object(
+                [
+                    .init(
+                        "id",
+                        typed("integer", "Assigned by the server", extra: [.init("readOnly", .bool(true))])),
+                    .init("name", name("Also the URL segment: /api/services/{name}/execute")),
+                    .init("description", typed("string", extra: [.init("default", .string(""))])),
+                    .init(
+                        "kind",
+                        typed(
+                            "string",
+                            extra: [
+                                .init(
+                                    "enum",
+                                    .array([.string("procedure"), .string("parallel"), .string("saga")])),
+                                .init("default", .string("procedure")),
+                            ])),
+                    .init("connection", typed("string", "The name of a connection")),
+                    .init(
+                        "procedure",
+                        typed("string", "schema.name, with an argument list when the name is overloaded")),
+                    .init(
+                        "parameters",
+                        .object([
+                            "oneOf": .array([
+                                typed("array", extra: [.init("items", ref("schemas/ServiceParameter"))]),
+                                stringEnum(["discover"], "Read them from the target database's catalog"),
+                            ])
+                        ])),
+                    .init("timeout_ms", integer(nil, 1...3_600_000, default: 30_000)),
+                    .init("retry_policy", typed("string", "The name of a retry policy", nullable: true)),
+                    .init(
+                        "errors",
+                        typed(
+                            "object",
+                            "The status of SP_EXECUTION_FAILED by SQLSTATE (5 characters) or class (2), over the "
+                                + "default table",
+                            extra: [
+                                .init(
+                                    "additionalProperties",
+                                    typed(
+                                        "integer",
+                                        extra: [.init("minimum", .number(400)), .init("maximum", .number(599))]))
+                            ])),
+                    .init("enabled", typed("boolean", extra: [.init("default", .bool(true))])),
+                    .init(
+                        "idempotent",
+                        typed(
+                            "boolean", "Running it twice is the same as once: retried even after a lost connection",
+                            extra: [.init("default", .bool(false))])),
+                    .init(
+                        "result_shape",
+                        typed(
+                            "string", "Found in the catalog: decides the shape of data",
+                            extra: [
+                                .init(
+                                    "enum",
+                                    .array([.string("set"), .string("scalar"), .string("void"), .string("procedure")])),
+                                .init("readOnly", .bool(true)),
+                            ])),
+                    .init(
+                        "version",
+                        typed(
+                            "integer", "Raised by every change of the service",
+                            extra: [.init("readOnly", .bool(true))])),
+                ], required: ["name", "connection", "procedure"], closed: true,
+                description: "The service document (also the format of spo services import|export)"),
+            "ServiceParameter": object(
+                [
+                    .init(
+                        "name", typed("string", "The argument's name; arg1, arg2, … (its position) when it has none")),
+                    .init(
+                        "type",
+                        typed(
+                            "string",
+                            "A PostgreSQL type: " + SQLType.Base.allCases.map(\.rawValue).joined(separator: ", ")
+                                + ", or a one-dimensional array of one (integer[])")),
+                    .init(
+                        "direction",
+                        typed(
+                            "string",
+                            extra: [
+                                .init("enum", .array([.string("IN"), .string("OUT"), .string("INOUT")])),
+                                .init("default", .string("IN")),
+                            ])),
+                    .init("required", typed("boolean", extra: [.init("default", .bool(false))])),
+                    .init("default", .object(["description": .string("Used when a client omits the parameter")])),
+                    .init("minimum", typed("number")),
+                    .init("maximum", typed("number")),
+                    .init(
+                        "maxLength",
+                        typed("integer", "Characters, or elements for an array", extra: [.init("minimum", .number(0))])),
+                    .init("pattern", typed("string", "A regular expression the whole value must match")),
+                    .init("enum", typed("array", "The allowed values", extra: [.init("items", .object([]))])),
+                    .init("description", typed("string")),
+                ], required: ["name", "type"], closed: true),
+            "Connection": object(
+                [
+                    .init("name", name("The name services refer to")),
+                    .init("conninfo", typed("string", "A libpq connection string or URI, without a password")),
+                    .init(
+                        "password_from",
+                        typed(
+                            "string", "Where the secret comes from: env:NAME or file:/path", nullable: true,
+                            extra: [.init("pattern", .string("^(env|file):.+"))])),
+                    .init("description", typed("string", extra: [.init("default", .string(""))])),
+                ], required: ["name", "conninfo"], closed: true,
+                description: "A target database; never carries a secret"),
+            "RetryPolicy": object(
+                [
+                    .init("name", name("The name services refer to")),
+                    .init("max_attempts", integer("Attempts in all, the first included", 1...20, default: 3)),
+                    .init("initial_backoff_ms", integer(nil, 0...60_000, default: 50)),
+                    .init(
+                        "multiplier",
+                        typed(
+                            "number",
+                            extra: [
+                                .init("minimum", .number(1)), .init("maximum", .number(10)),
+                                .init("default", .number(2)),
+                            ])),
+                    .init("max_backoff_ms", integer(nil, 0...600_000, default: 2000)),
+                    .init(
+                        "jitter",
+                        typed(
+                            "number", "Fraction of each delay that is randomised",
+                            extra: [
+                                .init("minimum", .number(0)), .init("maximum", .number(1)),
+                                .init("default", .number("0.2")),
+                            ])),
+                    .init(
+                        "retryable_sqlstates",
+                        typed(
+                            "array",
+                            "SQLSTATEs (5 characters) or classes (2); business and data errors are never retried",
+                            extra: [
+                                .init(
+                                    "items",
+                                    typed("string", extra: [.init("pattern", .string("^[0-9A-Z]{2}([0-9A-Z]{3})?$"))])
+                                ),
+                                .init("default", .array(RetryPolicy.transientSQLStates.map(JSONValue.string))),
+                            ])),
+                ], required: ["name"], closed: true),
+            "Health": object(
+                [.init("status", stringEnum(["ok"])), .init("services", typed("integer", "Services configured"))],
+                required: ["status", "services"]),
+            "ServicesHealth": object(
+                [
+                    .init(
+                        "items",
+                        typed(
+                            "array",
+                            extra: [
+                                .init(
+                                    "items",
+                                    object([
+                                        .init("connection", typed("string")),
+                                        .init("reachable", typed("boolean")),
+                                        .init("latency_ms", typed("number", nullable: true)),
+                                        .init("error", typed("string", "Why it is unreachable")),
+                                    ]))
+                            ]))
+                ], description: "Each connection's reachability and latency"),
+        ])
+
+        // MARK: Responses
+
+        /// The name of the error response for `code` under `#/components/responses/`.
+        static func responseName(_ code: APIError.Code) -> String {
+            switch code {
+            case .invalidParameters: "InvalidParameters"
+            case .serviceNotFound: "ServiceNotFound"
+            case .spExecutionFailed: "ExecutionFailed"
+            case .dbConnectionFailed: "DatabaseUnavailable"
+            case .timeout: "Timeout"
+            case .unauthorized: "Unauthorized"
+            case .forbidden: "Forbidden"
+            case .payloadTooLarge: "PayloadTooLarge"
+            case .unsupportedMediaType: "UnsupportedMediaType"
+            case .notFound: "NotFound"
+            case .methodNotAllowed: "MethodNotAllowed"
+            case .conflict: "Conflict"
+            case .internalError: "InternalError"
+            case .poolUnavailable: "PoolUnavailable"
+            case .auditUnavailable: "AuditUnavailable"
+            }
+        }
+
+        /// What an answer with `code` means, for its response's description.
+        static func meaning(_ code: APIError.Code) -> String {
+            switch code {
+            case .invalidParameters:
+                "Missing, unknown, mistyped or out-of-range parameters, or a body that is not JSON; details name "
+                    + "each parameter and why"
+            case .serviceNotFound: "No such service, or it is disabled"
+            case .spExecutionFailed: "The procedure raised an error; details carry its SQLSTATE and message"
+            case .dbConnectionFailed:
+                "The target database is unreachable (after the retry policy); or, with code AUDIT_UNAVAILABLE, the "
+                    + "execution could not be audited and was not run"
+            case .timeout: "The service's timeout passed; the statement was cancelled in the database"
+            case .unauthorized: "Missing or invalid credentials"
+            case .forbidden: "The credentials lack the role or grant"
+            case .payloadTooLarge: "The body is larger than \(HTTPRequest.maxBodyBytes) bytes"
+            case .unsupportedMediaType: "The body is not application/json"
+            case .notFound: "No such resource"
+            case .methodNotAllowed: "The path exists, but not for this method; Allow lists the methods it takes"
+            case .conflict: "It exists already, is still in use, or changed since the version sent"
+            case .internalError: "An unexpected failure; the reference identifies it"
+            case .auditUnavailable:
+                "Neither the control database nor the worker's audit spool can record the execution, so it was "
+                    + "not run; reference is null"
+            case .poolUnavailable:
+                "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
+                    + "execution it started is audited as interrupted); reference is null"
+            }
+        }
+
+        /// One error response per code, all in the `Error` shape.
+        static let responses: JSONValue = .object(
+            APIError.Code.allCases.map { code in
+                JSONValue.Member(
+                    responseName(code),
+                    .object([
+                        "description": .string("\(code.rawValue): \(meaning(code))"),
+                        "headers": .object([
+                            "X-Correlation-ID": ref("headers/X-Correlation-ID"),
+                            "X-Execution-ID": ref("headers/X-Execution-ID"),
+                        ]),
+                        "content": .object([
+                            "application/json": .object([
+                                "schema": ref("schemas/Error"),
+                                "example": .object([
+                                    "error": .object([
+                                        "code": .string(code.rawValue), "message": .string(meaning(code)),
+                                        "reference": .string("0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"),
+                                        "details": .array([]),
+                                    ])
+                                ]),
+                            ])
+                        ]),
+                    ]))
+            })
+
+        // MARK: Parameters and headers
+
+        /// What `RequestContext.isValidToken` accepts; anything else is replaced, not rejected.
+        private static let token: JSONValue = typed(
+            "string", extra: [.init("maxLength", .number(128)), .init("pattern", .string("^[A-Za-z0-9_.:-]+$"))])
+
+        static let parameters: JSONValue = .object([
+            "CorrelationID": header(
+                "X-Correlation-ID",
+                "Ties the request to the client's own logs; echoed back. One that is not a token of letters, digits and "
+                    + "-_.: (at most 128) is replaced by a new id."),
+            "IdempotencyKey": header("Idempotency-Key", "Recorded with the execution"),
+            "ServiceName": path("name", "The service's name", name("The service's name")),
+            "ConnectionName": path("name", "The connection's name", name("The connection's name")),
+            "RetryPolicyName": path("name", "The retry policy's name", name("The retry policy's name")),
+            "ExecutionID": path("id", "The execution id", typed("string", format: "uuid")),
+            "ErrorReference": path("reference", "The error's reference", typed("string", format: "uuid")),
+        ])
+
+        private static func header(_ name: String, _ description: String) -> JSONValue {
+            .object([
+                "name": .string(name), "in": .string("header"), "required": .bool(false),
+                "description": .string(description), "schema": token,
+            ])
+        }
+
+        private static func path(_ name: String, _ description: String, _ schema: JSONValue) -> JSONValue {
+            .object([
+                "name": .string(name), "in": .string("path"), "required": .bool(true),
+                "description": .string(description), "schema": schema,
+            ])
+        }
+
+        static let headers: JSONValue = .object([
+            "X-Execution-ID": .object([
+                "description": .string("The execution's id (GET /api/executions/{id}); on errors, when there was one"),
+                "schema": typed("string", format: "uuid"),
+            ]),
+            "X-Correlation-ID": .object([
+                "description": .string("The client's correlation id, or the one generated for the request"),
+                "schema": typed("string"),
+            ]),
+        ])
+    }
+}
