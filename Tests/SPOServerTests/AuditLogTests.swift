@@ -36,4 +36,14 @@ import Testing
         #expect(parsed.arrayValue?.first?["offset_ms"] == .null)
         #expect(parsed.arrayValue?.first?["connect_ms"] == .null)
     }
+
+    /// The request path writes ids it has just made: a plain INSERT, no speculative insertion.
+    /// Replays and recoveries may meet a row already written and must leave it.
+    @Test func onlyReplaysTolerateConflicts() {
+        for statement in AuditLog.Statement.allCases {
+            #expect(!statement.sql(tolerant: false).contains("ON CONFLICT"))
+            #expect(statement.sql(tolerant: true).contains("DO NOTHING"))
+            #expect(statement.name(tolerant: false) != statement.name(tolerant: true))
+        }
+    }
 }

@@ -25,9 +25,12 @@ public struct AuditLog {
         }
     }
 
-    /// The three shapes of an audit statement. Each tolerates being run again for the same record
-    /// (`ON CONFLICT DO NOTHING`): a spooled record may be replayed after it was committed, and a
-    /// dead worker's execution noted `interrupted` after it was audited with its real outcome.
+    /// The three shapes of an audit statement, each in two forms. The request path writes rows
+    /// with ids it has just made, which cannot exist yet: a plain INSERT. Replays run the form that
+    /// tolerates being run again for the same record (`ON CONFLICT DO NOTHING`): a spooled record
+    /// may be replayed after it was committed, and a dead worker's execution noted `interrupted`
+    /// after it was audited with its real outcome. (PostgreSQL's speculative insertion, which
+    /// ON CONFLICT needs, is work every request would pay for nothing.)
     enum Statement: String, Sendable, CaseIterable {
         /// An execution without an error.
         case execution
@@ -37,31 +40,47 @@ public struct AuditLog {
         case error
 
         /// The prepared statement's name; it changes when the SQL does.
-        var name: String {
-            switch self {
-            case .execution: "spo_audit_execution_v2"
-            case .executionWithError: "spo_audit_execution_error_v2"
-            case .error: "spo_audit_error_v2"
+        func name(tolerant: Bool) -> String {
+            switch (self, tolerant) {
+            case (.execution, false): "spo_audit_execution_v3"
+            case (.executionWithError, false): "spo_audit_execution_error_v3"
+            case (.error, false): "spo_audit_error_v3"
+            case (.execution, true): "spo_audit_execution_replay_v3"
+            case (.executionWithError, true): "spo_audit_execution_error_replay_v3"
+            case (.error, true): "spo_audit_error_replay_v3"
             }
         }
 
         /// Built once: every request runs one of these, and interpolating them showed in profiles.
-        var sql: String {
-            switch self {
-            case .execution: Statement.executionSQL
-            case .executionWithError: Statement.executionWithErrorSQL
-            case .error: Statement.errorSQL
+        func sql(tolerant: Bool) -> String {
+            switch (self, tolerant) {
+            case (.execution, false): Statement.executionSQL
+            case (.executionWithError, false): Statement.executionWithErrorSQL
+            case (.error, false): Statement.errorSQL
+            case (.execution, true): Statement.executionReplaySQL
+            case (.executionWithError, true): Statement.executionWithErrorReplaySQL
+            case (.error, true): Statement.errorReplaySQL
             }
         }
 
-        private static let executionSQL = AuditLog.executionInsert(finishedAt: 15)
-        private static let executionWithErrorSQL =
-            "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20)) RETURNING id) \(AuditLog.errorColumns) "
-            + "SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, $19::jsonb, "
-            + "\(AuditLog.time(20, else: "now()")) FROM execution ON CONFLICT (reference) DO NOTHING"
-        private static let errorSQL =
+        private static let executionSQL = AuditLog.executionInsert(finishedAt: 15, tolerant: false)
+        private static let executionReplaySQL = AuditLog.executionInsert(finishedAt: 15, tolerant: true)
+        private static let executionWithErrorSQL = executionWithError(tolerant: false)
+        private static let executionWithErrorReplaySQL = executionWithError(tolerant: true)
+        private static let errorSQL = error(tolerant: false)
+        private static let errorReplaySQL = error(tolerant: true)
+
+        private static func executionWithError(tolerant: Bool) -> String {
+            "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20, tolerant: tolerant)) RETURNING id) "
+                + "\(AuditLog.errorColumns) SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, "
+                + "$19::jsonb, \(AuditLog.time(20, else: "now()")) FROM execution"
+                + (tolerant ? " ON CONFLICT (reference) DO NOTHING" : "")
+        }
+
+        private static func error(tolerant: Bool) -> String {
             "\(AuditLog.errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb, "
-            + "\(AuditLog.time(8, else: "now()"))) ON CONFLICT (reference) DO NOTHING"
+                + "\(AuditLog.time(8, else: "now()")))" + (tolerant ? " ON CONFLICT (reference) DO NOTHING" : "")
+        }
     }
 
     /// The finish time: parameter `index` (epoch milliseconds) when the record was spooled, so a
@@ -70,7 +89,7 @@ public struct AuditLog {
         "coalesce(to_timestamp($\(index)::float8 / 1000), \(now))"
     }
 
-    static func executionInsert(finishedAt index: Int) -> String {
+    static func executionInsert(finishedAt index: Int, tolerant: Bool) -> String {
         """
         INSERT INTO spo.service_execution (id, service_id, service_name, parameters, status, http_status,
             error_code, attempts, duration_ms, user_name, correlation_id, idempotency_key, reprocess_of,
@@ -78,8 +97,7 @@ public struct AuditLog {
         VALUES ($1::uuid, $2::bigint, $3, $4::jsonb, $5, $6::int, $7, $8::int, $9::float8, $10, $11, $12,
             $13::uuid, $14::jsonb, \(time(index, else: "clock_timestamp()")) - make_interval(secs => $9::float8 / 1000),
             \(time(index, else: "clock_timestamp()")))
-        ON CONFLICT (id) DO NOTHING
-        """
+        """ + (tolerant ? " ON CONFLICT (id) DO NOTHING" : "")
     }
 
     static let errorColumns = """
@@ -92,14 +110,18 @@ public struct AuditLog {
     public init() {}
 
     /// Writes the record. Throws when the control database is unreachable or refuses it.
-    public func write(_ record: AuditRecord, to connection: PGConnection) throws(PGError) {
+    /// `tolerant` when the record may have been written already (recovering a dead worker's).
+    public func write(_ record: AuditRecord, to connection: PGConnection, tolerant: Bool = false) throws(PGError) {
         guard let (statement, values) = statement(for: record) else { return }
-        try AuditLog.run(statement, values, on: connection)
+        try AuditLog.run(statement, values, on: connection, tolerant: tolerant)
     }
 
-    /// Runs one audit statement with its values (a record's, or a spooled one's).
-    static func run(_ statement: Statement, _ values: [String?], on connection: PGConnection) throws(PGError) {
-        try connection.executePrepared(statement.name, sql: statement.sql, values)
+    /// Runs one audit statement with its values (a record's, or a spooled one's: `tolerant`).
+    static func run(_ statement: Statement, _ values: [String?], on connection: PGConnection, tolerant: Bool)
+        throws(PGError)
+    {
+        try connection.executePrepared(
+            statement.name(tolerant: tolerant), sql: statement.sql(tolerant: tolerant), values)
     }
 
     /// The statement writing `record` and its values; `finishedAt` fixes the finish time (for a

@@ -191,7 +191,7 @@ public final class AuditSpool {
     private static func commit(_ records: [Record], on connection: PGConnection, rejectedPath: String) throws(PGError) {
         do throws(PGError) {
             try connection.execute("BEGIN")
-            for record in records { try AuditLog.run(record.statement, record.values, on: connection) }
+            for record in records { try AuditLog.run(record.statement, record.values, on: connection, tolerant: true) }
             try connection.execute("COMMIT")
             return
         } catch {
@@ -200,7 +200,7 @@ public final class AuditSpool {
         }
         for record in records {
             do throws(PGError) {
-                try AuditLog.run(record.statement, record.values, on: connection)
+                try AuditLog.run(record.statement, record.values, on: connection, tolerant: true)
             } catch  where error.kind == .server {
                 Log.error(
                     "the control database refused a spooled audit record; set aside",

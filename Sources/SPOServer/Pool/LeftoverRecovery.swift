@@ -42,7 +42,8 @@ public struct LeftoverRecovery {
         let executionID = interrupted.execution?.id ?? ""
         do throws(PGError) {
             guard let connection else { throw PGError(kind: .connection, sqlstate: "08001", message: "no connection") }
-            try audit.write(interrupted, to: connection)
+            // It may have finished and been audited already: that row stays.
+            try audit.write(interrupted, to: connection, tolerant: true)
             Log.warning("audited the interrupted execution of a dead worker", ["execution_id": .string(executionID)])
         } catch {
             if let spool, let (statement, values) = audit.statement(for: interrupted, finishedAt: Date()),
