@@ -8,7 +8,9 @@ let package = Package(
         .executable(name: "spo", targets: ["spo"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The Swift server ecosystem's logging API; the JSON handler is ours (SPOServer/Logging).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each behind a system-library shim; only the wrapper targets import them.
@@ -28,7 +30,11 @@ let package = Package(
         .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOCrypto"]),
         // The server: worker loop, handlers, executor, audit writer and spool, supervisor.
         .target(
-            name: "SPOServer", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto"]),
+            name: "SPOServer",
+            dependencies: [
+                "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
         .target(name: "SPODev", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
         .executableTarget(
@@ -42,7 +48,11 @@ let package = Package(
         .testTarget(name: "SPOJSONTests", dependencies: ["SPOJSON"]),
         .testTarget(name: "SPOCryptoTests", dependencies: ["SPOCrypto"]),
         .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
-        .testTarget(name: "SPOServerTests", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),
+        .testTarget(
+            name: "SPOServerTests",
+            dependencies: [
+                "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SPODevTests", dependencies: ["SPODev", "SPOCore"]),
         .testTarget(
             name: "IntegrationTests", dependencies: ["SPODev", "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),

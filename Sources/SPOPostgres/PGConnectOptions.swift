@@ -15,6 +15,12 @@ public struct PGConnectOptions: Sendable {
     public var preparedStatementLimit: Int
     /// The password, when it comes from elsewhere than the conninfo (a connection's `password_from`).
     public var password: String?
+    /// Where the connection's notices go; nil keeps libpq's default (plain text on standard error).
+    public var noticeHandler: PGNoticeHandler? = PGConnectOptions.defaultNoticeHandler
+
+    /// The notice handler of connections whose options do not choose one: set once at start (the
+    /// server routes notices into its JSON logs), before connections are made.
+    nonisolated(unsafe) public static var defaultNoticeHandler: PGNoticeHandler?
 
     /// Added to every conninfo that does not set them (libpq applies them to TCP only): a peer
     /// that vanishes without closing is noticed after about 30 s instead of the system's two hours,

@@ -14,13 +14,17 @@ public final class PGConnection {
     private var prepared: PreparedStatementCache
     /// The deadline of statements run without one, counted from their start.
     private let statementTimeout: Duration?
+    /// The notice handler, kept alive as long as libpq may call it (until `PQfinish`).
+    private let noticeReceiver: PGNoticeReceiver?
 
     /// Connects with a libpq conninfo string (`host=… dbname=…` or a `postgresql://` URI), within
     /// `options.deadline`; a deadline that passes throws a `.timeout` error.
     public init(conninfo: String, options: PGConnectOptions = PGConnectOptions()) throws(PGError) {
-        handle = try PGConnector.connect(conninfo, options)
+        let handle = try PGConnector.connect(conninfo, options)
+        self.handle = handle
         statementTimeout = options.statementTimeout
         prepared = PreparedStatementCache(limit: options.preparedStatementLimit)
+        noticeReceiver = options.noticeHandler.map { PGNoticeReceiver(handler: $0, on: handle) }
     }
 
     deinit { PQfinish(handle) }
@@ -60,20 +64,66 @@ public final class PGConnection {
         _ name: String, sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant? = nil
     ) throws(PGError) -> PGResult {
         let deadline = deadline ?? defaultDeadline
-        if !prepared.use(name) {
-            if let evicted = prepared.evictionCandidate {
-                try execute("DEALLOCATE " + quoteIdentifier(evicted), deadline: deadline)
-                prepared.remove(evicted)
-            }
-            guard PQsendPrepare(handle, name, sql, Int32(parameters.count), nil) == 1 else { throw connectionError() }
-            _ = try awaitResult(deadline: deadline)
-            prepared.insert(name)
-        }
+        try prepare(name, sql: sql, parameterCount: parameters.count, deadline: deadline)
         let sent = withCParameters(parameters) { count, values in
             PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError() }
         return try awaitSent(deadline: deadline)
+    }
+
+    /// Prepares `name` from `sql` unless this connection has it, deallocating the least recently
+    /// used statement when the cache is full.
+    private func prepare(_ name: String, sql: String, parameterCount: Int, deadline: ContinuousClock.Instant?)
+        throws(PGError)
+    {
+        guard !prepared.use(name) else { return }
+        if let evicted = prepared.evictionCandidate {
+            try execute("DEALLOCATE " + quoteIdentifier(evicted), deadline: deadline)
+            prepared.remove(evicted)
+        }
+        guard PQsendPrepare(handle, name, sql, Int32(parameterCount), nil) == 1 else { throw connectionError() }
+        _ = try awaitResult(deadline: deadline)
+        prepared.insert(name)
+    }
+
+    /// Runs the named prepared statement like `executePrepared(_:sql:_:deadline:)`, after setting
+    /// `settings` on the session (`set_config(name, value, false)`: they outlast the statement),
+    /// in the same round trip: both go out in libpq's pipeline mode, and the answers of both are
+    /// read before it returns. Within `deadline` the statement is cancelled like any other.
+    ///
+    /// With `separately`, a Sync between them puts the settings in a transaction of their own,
+    /// so a procedure that commits (a CALL) is not inside a transaction block; one system call
+    /// more. Without, both share one implicit transaction (a function call).
+    @discardableResult
+    public func executePrepared(
+        _ name: String, sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant? = nil,
+        settingFirst settings: KeyValuePairs<String, String>, separately: Bool
+    ) throws(PGError) -> PGResult {
+        let deadline = deadline ?? defaultDeadline
+        let settingsSQL = PGConnection.settingsSQL(count: settings.count)
+        let settingsName = "spo_set_config_\(settings.count)"
+        try prepare(name, sql: sql, parameterCount: parameters.count, deadline: deadline)
+        try prepare(settingsName, sql: settingsSQL, parameterCount: settings.count * 2, deadline: deadline)
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
+        let settingValues = settings.flatMap { [$0.key, $0.value] as [String?] }
+        let sent =
+            withCParameters(settingValues) { PQsendQueryPrepared(handle, settingsName, $0, $1, nil, nil, 0) } == 1
+            && (!separately || PQpipelineSync(handle) == 1)
+            && withCParameters(parameters) { PQsendQueryPrepared(handle, name, $0, $1, nil, nil, 0) } == 1
+            && PQpipelineSync(handle) == 1
+        guard sent else {
+            abandoned = true
+            throw connectionError()
+        }
+        return try awaitPipeline(syncs: separately ? 2 : 1, deadline: deadline)
+    }
+
+    /// `SELECT set_config($1, $2, false), …` for `count` settings.
+    static func settingsSQL(count: Int) -> String {
+        "SELECT "
+            + (0..<count).map { "pg_catalog.set_config($\($0 * 2 + 1), $\($0 * 2 + 2), false)" }
+            .joined(separator: ", ")
     }
 
     /// Runs several statements (no parameters) in one round trip; returns nothing.
@@ -139,36 +189,60 @@ public final class PGConnection {
     }
 
     private func awaitResult(deadline: ContinuousClock.Instant?) throws(PGError) -> PGResult {
+        var cancelled = false
+        return try awaitResult(deadline: deadline, cancelled: &cancelled)
+    }
+
+    /// The next result, waiting for it until `deadline`, then cancelling the statement (once:
+    /// `cancelled` says whether a cancel was sent, for every statement of a pipeline).
+    private func nextResult(deadline: ContinuousClock.Instant?, cancelled: inout Bool) throws(PGError)
+        -> OpaquePointer?
+    {
+        while PQisBusy(handle) == 1 {
+            // A cancelled statement ends within milliseconds; a server silent for a second more
+            // is given up on (its statement_timeout ends the statement).
+            let timeout = cancelled ? 1_000 : PGConnector.remainingMilliseconds(until: deadline)
+            if timeout == 0 && !cancelled {
+                cancelled = true
+                cancel()
+                continue
+            }
+            switch waitReadable(timeoutMilliseconds: timeout) {
+            case .readable where PQconsumeInput(handle) == 1, .timedOut where !cancelled:
+                continue
+            case .timedOut:
+                // The server ignored the cancel: this connection can no longer be trusted.
+                abandoned = true
+                throw timeoutError()
+            default:
+                throw connectionError()
+            }
+        }
+        return PQgetResult(handle)
+    }
+
+    private func awaitResult(deadline: ContinuousClock.Instant?, cancelled: inout Bool) throws(PGError) -> PGResult {
         var last: OpaquePointer?
         var failure: PGError?
-        var cancelled = false
         while true {
-            while PQisBusy(handle) == 1 {
-                // A cancelled statement ends within milliseconds; a server silent for a second more
-                // is given up on (its statement_timeout ends the statement).
-                let timeout = cancelled ? 1_000 : PGConnector.remainingMilliseconds(until: deadline)
-                if timeout == 0 && !cancelled {
-                    cancelled = true
-                    cancel()
-                    continue
-                }
-                switch waitReadable(timeoutMilliseconds: timeout) {
-                case .readable where PQconsumeInput(handle) == 1, .timedOut where !cancelled:
-                    continue
-                case .timedOut:
-                    // The server ignored the cancel: this connection can no longer be trusted.
-                    abandoned = true
-                    if let last { PQclear(last) }
-                    throw timeoutError()
-                default:
-                    if let last { PQclear(last) }
-                    throw connectionError()
-                }
+            let result: OpaquePointer?
+            do {
+                result = try nextResult(deadline: deadline, cancelled: &cancelled)
+            } catch {
+                if let last { PQclear(last) }
+                throw error
             }
-            guard let next = PQgetResult(handle) else { break }
+            guard let next = result else { break }
             switch PQresultStatus(next) {
             case PGRES_FATAL_ERROR:
                 if failure == nil { failure = serverError(next) }
+                PQclear(next)
+            case PGRES_PIPELINE_ABORTED:
+                if failure == nil {
+                    failure = PGError(
+                        kind: .server, sqlstate: "25P02",
+                        message: "not run: an earlier statement of the pipeline failed")
+                }
                 PQclear(next)
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
                 if let last { PQclear(last) }
@@ -185,6 +259,53 @@ public final class PGConnection {
         }
         guard let last else { throw connectionError() }
         return PGResult(taking: last)
+    }
+
+    /// Reads a pipeline's answers: the settings' (and, with two syncs, their Sync), the
+    /// statement's, the last Sync; then leaves pipeline mode. Throws the statement's error, else
+    /// the settings'. A connection that breaks or ignores a cancel midway is abandoned.
+    private func awaitPipeline(syncs: Int, deadline: ContinuousClock.Instant?) throws(PGError) -> PGResult {
+        var cancelled = false
+        let settings: Result<PGResult, PGError>
+        let statement: Result<PGResult, PGError>
+        do {
+            settings = try readPipelined(deadline: deadline, cancelled: &cancelled)
+            if syncs == 2 { try awaitSync(deadline: deadline, cancelled: &cancelled) }
+            statement = try readPipelined(deadline: deadline, cancelled: &cancelled)
+            try awaitSync(deadline: deadline, cancelled: &cancelled)
+        } catch {
+            // Answers are still due: the connection cannot be used again.
+            abandoned = true
+            var error = error
+            error.mayHaveRun = error.kind == .connection || (error.kind == .server && PQstatus(handle) != CONNECTION_OK)
+            throw error
+        }
+        guard PQexitPipelineMode(handle) == 1 else {
+            abandoned = true
+            throw connectionError()
+        }
+        if case .failure(let error) = statement, error.sqlstate != "25P02" { throw error }
+        if case .failure(let error) = settings { throw error }
+        return try statement.get()
+    }
+
+    /// One pipelined statement's outcome: a server's error is a value (the pipeline goes on to
+    /// its Sync); a broken connection or an ignored cancel throws.
+    private func readPipelined(deadline: ContinuousClock.Instant?, cancelled: inout Bool) throws(PGError)
+        -> Result<PGResult, PGError>
+    {
+        do {
+            return .success(try awaitResult(deadline: deadline, cancelled: &cancelled))
+        } catch {
+            if abandoned || error.kind == .connection || PQstatus(handle) != CONNECTION_OK { throw error }
+            return .failure(error)
+        }
+    }
+
+    private func awaitSync(deadline: ContinuousClock.Instant?, cancelled: inout Bool) throws(PGError) {
+        guard let result = try nextResult(deadline: deadline, cancelled: &cancelled) else { throw connectionError() }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_PIPELINE_SYNC else { throw connectionError() }
     }
 
     /// Asks the server to cancel the statement in progress (a separate connection, per libpq).

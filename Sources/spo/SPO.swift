@@ -12,6 +12,18 @@ struct SPO: ParsableCommand {
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
         subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self, Keys.self])
+
+    /// Logging is set up before any command runs: a bad `SPO_LOG_LEVEL` stops every command,
+    /// saying what is allowed, instead of being ignored.
+    static func main() {
+        do throws(LogLevels.Problem) {
+            try Log.configure()
+        } catch {
+            FileHandle.standardError.write(Data("spo: \(error)\n".utf8))
+            Foundation.exit(64)
+        }
+        main(nil)
+    }
 }
 
 /// Where the control database is: `--control`, else `SPO_CONTROL_DB`, else `dbname=spo`.

@@ -166,7 +166,8 @@ public final class AuditSpool {
             } else {
                 Log.error(
                     "skipped a damaged audit spool record",
-                    ["spool": .string(path), "offset": .number(base + line.startIndex - bytes.startIndex)])
+                    ["spool": .string(path), "offset": .number(base + line.startIndex - bytes.startIndex)],
+                    component: .audit)
             }
         }
         return (records, base + start - bytes.startIndex)
@@ -204,7 +205,7 @@ public final class AuditSpool {
             } catch  where error.kind == .server {
                 Log.error(
                     "the control database refused a spooled audit record; set aside",
-                    ["rejected": .string(rejectedPath), "error": .string(error.description)])
+                    ["rejected": .string(rejectedPath), "error": .string(error.description)], component: .audit)
                 setAside(record.line, in: rejectedPath)
             }
         }

@@ -125,7 +125,7 @@ public final class Executor {
         _ plan: CallPlan, _ values: [String?], service: ServiceDefinition, on connection: PGConnection,
         deadline: ContinuousClock.Instant
     ) throws(PGError) -> String {
-        let result = try connection.executePrepared(plan.statementName, sql: plan.sql, values, deadline: deadline)
+        let result = try send(plan, values, service: service, on: connection, deadline: deadline)
         switch service.resultShape {
         case .set, .scalar:
             return result.rowCount > 0 ? (result.value(0, 0) ?? "null") : "null"
@@ -141,6 +141,22 @@ public final class Executor {
                 CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)
             return json.value(0, 0) ?? "null"
         }
+    }
+
+    /// Sends the call, tagging the database session with the request's correlation id first, in
+    /// the same round trip (`spo.correlation_id`, and `application_name` for pg_stat_activity);
+    /// a procedure's CALL gets a transaction of its own, since it may COMMIT.
+    private func send(
+        _ plan: CallPlan, _ values: [String?], service: ServiceDefinition, on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) throws(PGError) -> PGResult {
+        guard let correlationID = RequestScope.current?.correlationID else {
+            return try connection.executePrepared(plan.statementName, sql: plan.sql, values, deadline: deadline)
+        }
+        return try connection.executePrepared(
+            plan.statementName, sql: plan.sql, values, deadline: deadline,
+            settingFirst: ["spo.correlation_id": correlationID, "application_name": "spo:" + correlationID],
+            separately: service.resultShape == .procedure)
     }
 
     /// The server's `statement_timeout` on a target connection, a backstop for a statement the

@@ -55,7 +55,22 @@ public final class RequestHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        var context = RequestContext(request)
+        let context = RequestContext(request)
+        // Every log line written while the request is handled carries its ids (RequestScope).
+        return RequestScope.$current.withValue(RequestScope(correlationID: context.correlationID)) {
+            let response = route(request, context)
+            Log.debug(
+                "request handled",
+                [
+                    "method": .string(request.method), "path": .string(request.path),
+                    "status": .number(response.status),
+                ])
+            return response
+        }
+    }
+
+    private func route(_ request: HTTPRequest, _ context: RequestContext) -> HTTPResponse {
+        var context = context
         let endpoint: Endpoint
         let arguments: [String]
         switch EndpointTable.match(method: request.method, path: request.path) {
@@ -215,6 +230,7 @@ public final class RequestHandler {
                 reference: nil, headers: context.headers)
         }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+        RequestScope.current?.identify(executionID: executionID, service: service.name)
         journal?.begin(
             .object([
                 "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
@@ -302,6 +318,7 @@ public final class RequestHandler {
     ) -> HTTPResponse {
         let reference = error.map { _ in RandomID.uuid() }
         let status = ExecutionStatus(answering: error)
+        RequestScope.current?.identify(executionID: executionID, service: service.name)
         let record = AuditRecord(
             execution: .init(
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
@@ -312,6 +329,13 @@ public final class RequestHandler {
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
         guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
         let headers = context.headers + [("X-Execution-ID", executionID)]
+        Log.debug(
+            "execution finished",
+            [
+                "status": .string(status.rawValue), "http_status": .number(error?.status ?? 200),
+                "attempts": .number(outcome?.attempts.count ?? 0),
+                "duration_ms": .number(outcome?.durationMilliseconds ?? 0),
+            ], component: .executor)
         if let error {
             if error.code != .invalidParameters {
                 Log.warning(
@@ -376,10 +400,10 @@ public final class RequestHandler {
             if let spool, let (statement, values) = audit.statement(for: record, finishedAt: Date()),
                 spool.append(statement, values)
             {
-                Log.warning("control database unavailable; audit record spooled", ids)
+                Log.warning("control database unavailable; audit record spooled", ids, component: .audit)
                 return true
             }
-            Log.error("audit record lost: the control database and the spool both failed", ids)
+            Log.error("audit record lost: the control database and the spool both failed", ids, component: .audit)
             return false
         }
     }
