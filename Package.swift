@@ -8,7 +8,8 @@ let package = Package(
         .executable(name: "spo", targets: ["spo"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // C libraries, each behind a system-library shim; only the wrapper targets import them.
@@ -22,13 +23,17 @@ let package = Package(
         .target(name: "SPOPostgres", dependencies: ["CLibPQ"]),
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
         .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
+        // Memory shared between the pool's processes (the metrics' counters), as Swift words.
+        .target(
+            name: "SPOSharedMemory", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
 
         // The pure core: configuration model, validation, call plans, errors, the endpoint table,
         // OpenAPI. Holds no connection, socket, process or file; uses only the wrappers' value types.
         .target(name: "SPOCore", dependencies: ["SPOJSON", "SPOPostgres", "SPOCrypto"]),
         // The server: worker loop, handlers, executor, audit writer and spool, supervisor.
         .target(
-            name: "SPOServer", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto"]),
+            name: "SPOServer",
+            dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto", "SPOSharedMemory"]),
         // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
         .target(name: "SPODev", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
         .executableTarget(
@@ -42,7 +47,8 @@ let package = Package(
         .testTarget(name: "SPOJSONTests", dependencies: ["SPOJSON"]),
         .testTarget(name: "SPOCryptoTests", dependencies: ["SPOCrypto"]),
         .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
-        .testTarget(name: "SPOServerTests", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),
+        .testTarget(
+            name: "SPOServerTests", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOSharedMemory"]),
         .testTarget(name: "SPODevTests", dependencies: ["SPODev", "SPOCore"]),
         .testTarget(
             name: "IntegrationTests", dependencies: ["SPODev", "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres"]),
