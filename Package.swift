@@ -8,8 +8,7 @@ let package = Package(
         .executable(name: "spo", targets: ["spo"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // C libraries, each behind a system-library shim; only the wrapper targets import them.
@@ -23,9 +22,10 @@ let package = Package(
         .target(name: "SPOPostgres", dependencies: ["CLibPQ"]),
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
         .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
-        // Memory shared between the pool's processes (the metrics' counters), as Swift words.
-        .target(
-            name: "SPOSharedMemory", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
+        // Memory shared between the pool's processes (the metrics' counters), as Swift words; the
+        // atomic loads and stores are inline C (a header, no library).
+        .systemLibrary(name: "CSharedMemory"),
+        .target(name: "SPOSharedMemory", dependencies: ["CSharedMemory"]),
 
         // The pure core: configuration model, validation, call plans, errors, the endpoint table,
         // OpenAPI. Holds no connection, socket, process or file; uses only the wrappers' value types.

@@ -1,4 +1,4 @@
-import Atomics
+import CSharedMemory
 import Glibc
 
 /// 64-bit words of memory shared between processes: a file mapped `MAP_SHARED`, or an anonymous
@@ -16,7 +16,7 @@ public final class SharedMemory: @unchecked Sendable {
 
     /// How many words the memory holds.
     public let wordCount: Int
-    private let words: UnsafeMutablePointer<UInt64.AtomicRepresentation>
+    private let words: UnsafeMutablePointer<UInt64>
     private let byteCount: Int
 
     /// Maps the file at `path`, sized to `wordCount` words. It is created with mode 0600 when
@@ -42,7 +42,7 @@ public final class SharedMemory: @unchecked Sendable {
         else { throw SharedMemoryError("cannot map \(path)") }
         self.wordCount = wordCount
         self.byteCount = byteCount
-        words = mapping.bindMemory(to: UInt64.AtomicRepresentation.self, capacity: wordCount)
+        words = mapping.bindMemory(to: UInt64.self, capacity: wordCount)
     }
 
     /// Zeroed memory of `wordCount` words that only this process sees.
@@ -53,7 +53,7 @@ public final class SharedMemory: @unchecked Sendable {
         else { throw SharedMemoryError("cannot map anonymous memory") }
         self.wordCount = wordCount
         self.byteCount = byteCount
-        words = mapping.bindMemory(to: UInt64.AtomicRepresentation.self, capacity: wordCount)
+        words = mapping.bindMemory(to: UInt64.self, capacity: wordCount)
     }
 
     deinit {
@@ -64,14 +64,14 @@ public final class SharedMemory: @unchecked Sendable {
     @inline(__always)
     public func load(_ index: Int) -> UInt64 {
         precondition(index >= 0 && index < wordCount, "shared memory index out of range")
-        return UnsafeAtomic<UInt64>(at: words + index).load(ordering: .relaxed)
+        return spo_load_relaxed(words + index)
     }
 
     /// Sets the word at `index`.
     @inline(__always)
     public func store(_ index: Int, _ value: UInt64) {
         precondition(index >= 0 && index < wordCount, "shared memory index out of range")
-        UnsafeAtomic<UInt64>(at: words + index).store(value, ordering: .relaxed)
+        spo_store_relaxed(words + index, value)
     }
 
     /// Adds `delta` to the word at `index` (wrapping). Not a read-modify-write: correct only for
@@ -85,12 +85,12 @@ public final class SharedMemory: @unchecked Sendable {
     /// `loadAcquiring` sees them too (for a record written once, then marked present).
     public func storeReleasing(_ index: Int, _ value: UInt64) {
         precondition(index >= 0 && index < wordCount, "shared memory index out of range")
-        UnsafeAtomic<UInt64>(at: words + index).store(value, ordering: .releasing)
+        spo_store_release(words + index, value)
     }
 
     /// The word at `index`, and everything stored before a `storeReleasing` of it.
     public func loadAcquiring(_ index: Int) -> UInt64 {
         precondition(index >= 0 && index < wordCount, "shared memory index out of range")
-        return UnsafeAtomic<UInt64>(at: words + index).load(ordering: .acquiring)
+        return spo_load_acquire(words + index)
     }
 }

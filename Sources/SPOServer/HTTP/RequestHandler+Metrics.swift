@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SPOCore
 import SPOJSON
 
@@ -6,17 +7,22 @@ extension RequestHandler {
     /// Runs an execution request and counts it: by the service it ran (`_unknown` when it named
     /// no enabled service it may run), the status answered and the time taken.
     func counted(_ execute: () -> HTTPResponse) -> HTTPResponse {
-        let started = ContinuousClock.now
+        let started = RequestHandler.monotonicNanoseconds()
         observed = nil
         let response = execute()
-        let elapsed = started.duration(to: .now).components
         metrics.record(
             service: observed?.service, status: response.status,
-            nanoseconds: UInt64(max(elapsed.seconds, 0)) * 1_000_000_000 + UInt64(max(elapsed.attoseconds, 0))
-                / 1_000_000_000,
-            attempts: observed?.attempts ?? 0,
-            replayed: response.headers.contains { $0.0 == "Idempotent-Replayed" && $0.1 == "true" })
+            nanoseconds: RequestHandler.monotonicNanoseconds() &- started, attempts: observed?.attempts ?? 0,
+            replayed: response.headers.contains { $0.0.utf8.count == 19 && $0.0 == "Idempotent-Replayed" })
         return response
+    }
+
+    /// The monotonic clock in nanoseconds: `ContinuousClock`'s `Duration` arithmetic (128-bit
+    /// attoseconds) showed in the instruction count; this is one vDSO call, no system call.
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     /// `GET /metrics`: every worker's counters, summed, in Prometheus text format.

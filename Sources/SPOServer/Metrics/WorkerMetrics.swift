@@ -16,6 +16,9 @@ public final class WorkerMetrics {
     /// goes on counting in the entries of the one it replaces.
     private var entries: [String: Int] = [:]
     private var nextEntry = MetricsLayout.entryCount
+    /// The service counted last and its entry: nearly every request names the same few, and
+    /// comparing a name with itself costs less than hashing it.
+    private var last: (service: String, entry: Int)?
 
     /// The region of `slot` in the pool's metrics file at `path` (made by `spo serve`).
     public init(path: String, slot: Int) throws(SharedMemoryError) {
@@ -109,7 +112,11 @@ public final class WorkerMetrics {
 
     private func entry(for service: String?) -> Int {
         guard let service else { return entryBase(0) }
-        if let entry = entries[service] { return entry }
+        if let last, last.service == service { return last.entry }
+        if let entry = entries[service] {
+            last = (service, entry)
+            return entry
+        }
         guard nextEntry < MetricsLayout.entryCount else { return entryBase(1) }
         name(entry: nextEntry, service)
         nextEntry += 1
