@@ -24,6 +24,10 @@ let package = Package(
         .target(name: "SPOPostgres", dependencies: ["CLibPQ"]),
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
         .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
+        // Memory shared between the pool's processes (the metrics' counters), as Swift words; the
+        // atomic loads and stores are inline C (a header, no library).
+        .systemLibrary(name: "CSharedMemory"),
+        .target(name: "SPOSharedMemory", dependencies: ["CSharedMemory"]),
 
         // The pure core: configuration model, validation, call plans, errors, the endpoint table,
         // OpenAPI. Holds no connection, socket, process or file; uses only the wrappers' value types.
@@ -32,7 +36,7 @@ let package = Package(
         .target(
             name: "SPOServer",
             dependencies: [
-                "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto",
+                "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto", "SPOSharedMemory",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
@@ -51,7 +55,8 @@ let package = Package(
         .testTarget(
             name: "SPOServerTests",
             dependencies: [
-                "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", .product(name: "Logging", package: "swift-log"),
+                "SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOSharedMemory",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SPODevTests", dependencies: ["SPODev", "SPOCore"]),
         .testTarget(

@@ -66,6 +66,9 @@ extension SPO {
         @Option(help: "The nginx file holding the upstream block.") var nginx: String
         @Option(help: "The upstream block's name.") var upstream = "spo_pool"
         @OptionGroup var control: ControlOption
+        /// For tests of the restart backoff: a program started instead of `spo worker`, with the
+        /// worker's arguments.
+        @Option(help: .hidden) var workerCommand: String?
 
         func run() throws {
             let connection = try PGConnection(conninfo: control.conninfo)
@@ -73,7 +76,7 @@ extension SPO {
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
-                    executable: currentExecutable()))
+                    executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }))
             throw ExitCode(supervisor.run())
         }
     }
@@ -88,12 +91,16 @@ extension SPO {
         var spool: String?
         @Option(help: "An inherited listening socket shared with the other workers (the pool's queue).")
         var queueFd: Int32?
+        @Option(help: "The pool's metrics file (made by `spo serve`); without it, this worker counts on its own.")
+        var metrics: String?
+        @Option(help: "This worker's slot in the metrics file.") var metricsSlot = 0
 
         func run() throws {
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
                 SPOServer.Worker(
-                    controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool
+                    controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool,
+                    metrics: metrics.map { (path: $0, slot: metricsSlot) }
                 ).run())
         }
     }

@@ -111,9 +111,18 @@ import Testing
         #expect(match("GET", "/api/executions/abc/reprocess") == .methodNotAllowed(allowed: "POST"))
     }
 
-    @Test func onlyProbesAndTheDocumentArePublic() {
+    @Test func onlyProbesTheDocumentAndMetricsArePublic() {
+        // /metrics is for Prometheus, which sends no key: nginx admits only local and private addresses.
         let public_ = EndpointTable.all.filter { $0.access == .anyone }.map(\.id)
-        #expect(Set(public_) == [.health, .openAPIDocument])
+        #expect(Set(public_) == [.health, .openAPIDocument, .metrics])
+    }
+
+    @Test func metricsAndStatsAreRoutedStatsForAdminsOnly() {
+        #expect(match("GET", "/metrics") == found(.metrics, []))
+        #expect(match("GET", "/api/stats") == found(.stats, []))
+        #expect(EndpointTable.endpoint(.stats).access == .admin)
+        #expect(EndpointTable.endpoint(.metrics).success.contentType == "text/plain")
+        #expect(match("POST", "/metrics") == .methodNotAllowed(allowed: "GET, HEAD"))
     }
 
     @Test func everyIDIsDeclaredExactlyOnceAndEveryMethodPathPairOnce() {

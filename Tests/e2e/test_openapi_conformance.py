@@ -48,7 +48,8 @@ def test_configuration_reads_match_the_document(spo, document):
                            ("/api/connections/{name}", "/api/connections/demo"),
                            ("/api/retry-policies", "/api/retry-policies"),
                            ("/api/retry-policies/{name}", "/api/retry-policies/default"),
-                           ("/api/health/services", "/api/health/services"), ("/api/health", "/api/health")]:
+                           ("/api/health/services", "/api/health/services"), ("/api/health", "/api/health"),
+                           ("/api/stats", "/api/stats")]:
         response = call(spo, "GET", path)
         assert response.status_code == 200, (path, response.text)
         conforms(document, template, "get", response)

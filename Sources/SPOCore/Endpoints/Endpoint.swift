@@ -18,6 +18,7 @@ public final class Endpoint: Sendable {
         case listRetryPolicies, createRetryPolicy, getRetryPolicy, replaceRetryPolicy, deleteRetryPolicy
         case listExecutions, getExecution, reprocessExecution
         case getError
+        case metrics, stats
     }
 
     /// Who may call an endpoint.
@@ -42,6 +43,8 @@ public final class Endpoint: Sendable {
         public var description: String
         /// Nil for answers without a body (204).
         public var schema: JSONValue?
+        /// The body's media type.
+        public var contentType = "application/json"
     }
 
     public let id: ID

@@ -18,6 +18,7 @@ public enum EndpointTable {
                 summary: "Each connection's reachability, latency and breaker state",
                 success: .init(status: 200, description: "Health by connection", schema: ref("schemas/ServicesHealth"))),
         ]
+        + observability
         + collection(
             ids: (.listServices, .createService, .getService, .replaceService, .deleteService),
             path: "/api/services", item: "/api/services/{name}", schema: "ServiceDocument", parameter: "ServiceName",
@@ -98,6 +99,21 @@ extension EndpointTable {
             body: .init(schema: .object([:]), required: false),
             success: .init(status: 200, description: "Executed", schema: ref("schemas/ExecutionResult")),
             errors: executionErrors),
+    ]
+
+    /// The pool's counters: for Prometheus (no key; nginx lets only local and private addresses
+    /// through) and, as JSON, for the admin page.
+    static let observability: [Endpoint] = [
+        Endpoint(
+            .metrics, .get, "/metrics", .anyone,
+            summary: "The pool's counters in Prometheus text format, summed over every worker",
+            success: .init(
+                status: 200, description: "Prometheus text exposition format 0.0.4",
+                schema: .object(["type": .string("string")]), contentType: "text/plain")),
+        Endpoint(
+            .stats, .get, "/api/stats", .admin,
+            summary: "The pool's counters as JSON (the same as /metrics): totals since the pool started",
+            success: .init(status: 200, description: "The counters", schema: OpenAPIDocument.Components.stats)),
     ]
 
     /// What an execution can end in, besides the errors every caller can get.

@@ -51,7 +51,10 @@ extension OpenAPIDocument {
                     ])))
         }
         var responses: [(String, JSONValue)] = [
-            (String(endpoint.success.status), response(endpoint.success.description, endpoint.success.schema))
+            (
+                String(endpoint.success.status),
+                response(endpoint.success.description, endpoint.success.schema, endpoint.success.contentType)
+            )
         ]
         for code in Set(endpoint.commonErrors + endpoint.errors) {
             responses.append((String(code.httpStatus), Components.ref("responses/\(Components.responseName(code))")))
@@ -62,13 +65,15 @@ extension OpenAPIDocument {
     }
 
     /// A response with the correlation header and, when there is one, its body's schema.
-    static func response(_ description: String, _ schema: JSONValue?) -> JSONValue {
+    static func response(_ description: String, _ schema: JSONValue?, _ contentType: String = "application/json")
+        -> JSONValue
+    {
         var members: [JSONValue.Member] = [
             .init("description", .string(description)),
             .init("headers", .object(["X-Correlation-ID": Components.ref("headers/X-Correlation-ID")])),
         ]
         if let schema {
-            members.append(.init("content", .object(["application/json": .object(["schema": schema])])))
+            members.append(.init("content", .object([.init(contentType, .object(["schema": schema]))])))
         }
         return .object(members)
     }

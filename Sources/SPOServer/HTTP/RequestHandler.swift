@@ -9,7 +9,7 @@ import SPOPostgres
 public final class RequestHandler {
     /// The live configuration; replaced when the control tables change.
     public private(set) var configuration: Configuration
-    private let control: ControlDatabase
+    let control: ControlDatabase
     private let executor: Executor
     private let audit = AuditLog()
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
@@ -24,6 +24,10 @@ public final class RequestHandler {
     public var journal: InFlightJournal?
     /// Where audit records go when the control database cannot take them, to be replayed later.
     public var spool: AuditSpool?
+    /// This worker's counters (its region of the pool's), and through them the whole pool's.
+    public var metrics = WorkerMetrics()
+    /// The execution the request in hand turned into, for its counters; set by `finish`.
+    var observed: (service: String, attempts: Int)?
 
     /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
@@ -101,9 +105,13 @@ public final class RequestHandler {
     {
         switch id {
         case .executeService:
-            return execute(serviceName: arguments[0], body: request.body, envelope: false, context)
+            return counted { execute(serviceName: arguments[0], body: request.body, envelope: false, context) }
         case .executeEnvelope:
-            return execute(serviceName: nil, body: request.body, envelope: true, context)
+            return counted { execute(serviceName: nil, body: request.body, envelope: true, context) }
+        case .metrics:
+            return metricsText()
+        case .stats:
+            return stats(context)
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
         case .openAPIDocument:
@@ -316,6 +324,7 @@ public final class RequestHandler {
         _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
         _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil
     ) -> HTTPResponse {
+        observed = (service.name, outcome?.attempts.count ?? 0)
         let reference = error.map { _ in RandomID.uuid() }
         let status = ExecutionStatus(answering: error)
         RequestScope.current?.identify(executionID: executionID, service: service.name)

@@ -14,7 +14,10 @@ import SPOPostgres
 ///   of its own, served by its worker.
 /// - A worker that dies is replaced at once (the supervisor keeps the sockets open, so waiting
 ///   connections are served meanwhile by the others or the replacement); its in-flight
-///   execution, if any, is audited as `interrupted`.
+///   execution, if any, is audited as `interrupted`. One that keeps dying right after start is
+///   restarted with a growing pause (`RestartBackoff`) and reported.
+/// - The pool's counters live in `<upstream name>.metrics` beside the queue: each slot's worker
+///   writes its own region, the supervisor the slots' pids and restarts (`PoolMetricsFile`).
 /// - SIGTERM/SIGINT: every worker finishes the request in hand and exits; then the supervisor exits.
 /// - SIGHUP: the configuration file is read again and the pool reconciled: new lines get a worker,
 ///   removed lines have theirs drained and their socket closed.
@@ -27,16 +30,20 @@ public final class Supervisor {
         public var executable: String
         /// Seconds to wait for workers to drain before SIGKILL.
         public var drainSeconds: Int
+        /// What workers are started from, when not `executable worker`: arguments put before the
+        /// worker's own (a test starts a wrapper that fails on purpose).
+        public var workerCommand: [String]?
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
-            drainSeconds: Int = 30
+            drainSeconds: Int = 30, workerCommand: [String]? = nil
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
             self.controlConninfo = controlConninfo
             self.executable = executable
             self.drainSeconds = drainSeconds
+            self.workerCommand = workerCommand
         }
     }
 
@@ -48,7 +55,12 @@ public final class Supervisor {
         let direct: ListeningSocket
         var pid: pid_t = 0
         var startedAt = ContinuousClock.now
-        var quickDeaths = 0
+        var backoff = RestartBackoff()
+        /// When a worker that died quickly is started again.
+        var restartAt: ContinuousClock.Instant?
+        var started = false
+        /// Its region of the pool's metrics file, if it got one.
+        var metricsSlot: Int?
         var retired = false
         init(address: UpstreamBlock.Address, queue: ListeningSocket, direct: ListeningSocket) {
             self.address = address
@@ -64,6 +76,7 @@ public final class Supervisor {
     /// The listening socket behind every unix line (hard links), made with the first one.
     private var sharedQueue: ListeningSocket?
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+    private var metrics: PoolMetricsFile?
 
     public init(options: Options) {
         self.options = options
@@ -74,6 +87,7 @@ public final class Supervisor {
         Log.component = "supervisor"
         signals.block()
         SignalSet.ignoreBrokenPipes()
+        openMetrics()
         do {
             try reconcile()
         } catch {
@@ -83,10 +97,8 @@ public final class Supervisor {
         }
         Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
         while true {
-            guard let signal = signals.next(waitingMilliseconds: 1000) else {
-                respawnDue()
-                continue
-            }
+            respawnDue()
+            guard let signal = signals.next(waitingMilliseconds: millisecondsToNextRestart()) else { continue }
             switch signal {
             case SIGCHLD:
                 reapChildren()
@@ -112,6 +124,7 @@ public final class Supervisor {
         let wanted = Set(block.servers)
         for (address, slot) in slots where !wanted.contains(address) {
             slot.retired = true
+            if let index = slot.metricsSlot { metrics?.setRetired(true, slot: index) }
             if slot.pid > 0 { kill(slot.pid, SIGTERM) } else { retire(address) }
             Log.info("worker removed from the pool", ["address": .string(address.description)])
         }
@@ -119,10 +132,13 @@ public final class Supervisor {
             if let slot = slots[address] {
                 // Listed again while still draining: keep the socket, replace the worker when it exits.
                 slot.retired = false
+                if let index = slot.metricsSlot { metrics?.setRetired(false, slot: index) }
                 continue
             }
             let direct = try ListeningSocket(.unix(path: Supervisor.runtimePath(for: address) + ".direct"))
             let slot = Slot(address: address, queue: try queue(for: address), direct: direct)
+            slot.metricsSlot = metrics?.slot(for: address.description)
+            if let index = slot.metricsSlot { metrics?.setRetired(false, slot: index) }
             slots[address] = slot
             recoverLeftovers(slot)  // of a worker of a previous run, killed with its supervisor
             start(slot)
@@ -149,19 +165,29 @@ public final class Supervisor {
     }
 
     private func start(_ slot: Slot) {
-        let arguments = [
-            options.executable, "worker", "--control", options.controlConninfo, "--journal", slot.journalPath,
-            "--spool", slot.spoolPath,
+        var arguments = [
+            "--control", options.controlConninfo, "--journal", slot.journalPath, "--spool", slot.spoolPath,
+            "--queue-fd", "3",
         ]
+        if let metrics, let index = slot.metricsSlot {
+            arguments += ["--metrics", metrics.path, "--metrics-slot", String(index)]
+        }
+        slot.restartAt = nil
         do {
             slot.pid = try ChildProcess.spawn(
-                arguments + ["--queue-fd", "3"], standardInput: slot.direct.descriptor,
-                inheriting: [slot.queue.descriptor])
+                (options.workerCommand ?? [options.executable, "worker"]) + arguments,
+                standardInput: slot.direct.descriptor, inheriting: [slot.queue.descriptor])
             slot.startedAt = .now
+            if let index = slot.metricsSlot {
+                if slot.started { metrics?.countRestart(slot: index) }
+                metrics?.setPID(slot.pid, slot: index)
+            }
+            slot.started = true
             Log.info(
                 "worker started", ["address": .string(slot.address.description), "worker_pid": .number(Int(slot.pid))])
         } catch {
             slot.pid = 0
+            slot.restartAt = .now + RestartBackoff.firstPause
             Log.error("could not start a worker", ["error": .string("\(error)")])
         }
     }
@@ -171,29 +197,80 @@ public final class Supervisor {
         while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
             guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else { continue }
             slot.pid = 0
+            if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
             recoverLeftovers(slot)
             if slot.retired {
                 retire(address)
                 continue
             }
             let code = ChildProcess.exitCode(status)
-            let lived = slot.startedAt.duration(to: .now)
-            slot.quickDeaths = lived < .seconds(2) ? slot.quickDeaths + 1 : 0
-            Log.warning(
-                "worker exited; replacing it",
-                [
-                    "address": .string(address.description), "worker_pid": .number(Int(pid)),
-                    "status": .number(Int(code)),
-                ])
-            if slot.quickDeaths < 3 { start(slot) }  // else respawnDue() retries with a pause
+            let pause = slot.backoff.exited(after: slot.startedAt.duration(to: .now))
+            if let index = slot.metricsSlot {
+                metrics?.setCrashStreak(slot.backoff.streak, looping: slot.backoff.isCrashLooping, slot: index)
+            }
+            let fields: KeyValuePairs<String, JSONValue> = [
+                "address": .string(address.description), "worker_pid": .number(Int(pid)),
+                "status": .number(Int(code)), "quick_deaths": .number(slot.backoff.streak),
+                "restart_in_s": .number(Double(pause.components.seconds)),
+            ]
+            if pause == .zero {
+                Log.warning("worker exited; replacing it", fields)
+                start(slot)
+            } else {
+                Log.error("worker keeps dying right after start; restarting it with backoff", fields)
+                slot.restartAt = .now + pause
+            }
         }
     }
 
-    /// Restarts workers that kept dying right after start, at most once a second.
+    /// Starts the workers whose backoff pause is over, and ends the streak of those that stayed up.
     private func respawnDue() {
-        for slot in slots.values where slot.pid == 0 && !slot.retired {
-            if slot.startedAt.duration(to: .now) > .seconds(1) { start(slot) }
+        let now = ContinuousClock.now
+        for slot in slots.values where !slot.retired {
+            if slot.pid == 0, let due = slot.restartAt, due <= now { start(slot) }
+            if slot.pid > 0, slot.backoff.running(for: slot.startedAt.duration(to: now)) {
+                Log.info(
+                    "worker stays up again; restarts are immediate", ["address": .string(slot.address.description)])
+                if let index = slot.metricsSlot { metrics?.setCrashStreak(0, looping: false, slot: index) }
+            }
         }
+    }
+
+    /// How long the loop may wait for a signal: a second, or less when a restart is due sooner.
+    private func millisecondsToNextRestart() -> Int {
+        let now = ContinuousClock.now
+        let waits = slots.values.compactMap { slot -> Duration? in
+            guard slot.pid == 0, !slot.retired, let due = slot.restartAt else { return nil }
+            return max(now.duration(to: due), .zero)
+        }
+        guard let soonest = waits.min(), soonest < .seconds(1) else { return 1000 }
+        return Int(soonest.components.seconds * 1000 + soonest.components.attoseconds / 1_000_000_000_000_000) + 1
+    }
+
+    /// Makes the pool's metrics file beside the queue; without it each worker counts on its own.
+    private func openMetrics() {
+        guard metrics == nil else { return }
+        let path = Supervisor.metricsPath(nginxConfigPath: options.nginxConfigPath, upstream: options.upstreamName)
+        do {
+            metrics = try PoolMetricsFile(path: path)
+        } catch {
+            Log.error(
+                "cannot make the pool's metrics file: /metrics shows one worker's counts",
+                ["path": .string(path), "error": .string(error.description)])
+        }
+    }
+
+    /// `<upstream>.metrics` in the directory of the block's first unix line (the run directory),
+    /// else in the temp directory.
+    static func metricsPath(nginxConfigPath: String, upstream: String) -> String {
+        let text = (try? String(contentsOfFile: nginxConfigPath, encoding: .utf8)) ?? ""
+        let block = try? UpstreamBlock.parse(text, name: upstream)
+        for address in block?.servers ?? [] {
+            if case .unix(let path) = address {
+                return (path as NSString).deletingLastPathComponent + "/\(upstream).metrics"
+            }
+        }
+        return NSTemporaryDirectory() + "spo-\(upstream).metrics"
     }
 
     private func retire(_ address: UpstreamBlock.Address) {
@@ -217,6 +294,7 @@ public final class Supervisor {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0, let slot = slots.values.first(where: { $0.pid == pid }) {
                 slot.pid = 0
+                if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
                 recoverLeftovers(slot)
             } else if pid <= 0 {
                 usleep(20_000)

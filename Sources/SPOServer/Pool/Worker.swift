@@ -25,11 +25,23 @@ public final class Worker {
     private var nextReconnect = ContinuousClock.now
     /// Accepted connections whose request has not arrived yet: they must not hold the worker.
     private var pending = PendingConnections()
+    /// This worker's counters: its slot of the pool's metrics file, or memory of its own.
+    private let metrics: WorkerMetrics
 
+    /// `metrics` names the pool's metrics file and this worker's slot in it.
     public init(
-        controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil
+        controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil,
+        metrics: (path: String, slot: Int)? = nil
     ) {
         self.control = ControlDatabase(conninfo: controlConninfo)
+        do {
+            self.metrics = try metrics.map { try WorkerMetrics(path: $0.path, slot: $0.slot) } ?? WorkerMetrics()
+        } catch {
+            Log.error(
+                "cannot open the pool's metrics file: this worker counts on its own",
+                ["error": .string("\(error)")])
+            self.metrics = WorkerMetrics()
+        }
         self.listenSockets = listenSockets
         self.journalPath = journalPath
         self.spoolPath = spoolPath
@@ -85,6 +97,8 @@ public final class Worker {
     /// Reads the request arriving on an accepted connection and answers it.
     private func answer(_ connection: Int32, _ request: FastCGIRequest) {
         guard request.accept(connection: connection) else { return }
+        metrics.begin()
+        defer { metrics.end() }
         if let handler {
             serve(request, with: handler)
         } else {
@@ -216,6 +230,7 @@ public final class Worker {
                 handler.reload(configuration)
             } else {
                 let handler = RequestHandler(configuration: configuration, control: control)
+                handler.metrics = metrics
                 handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
                 handler.spool = spoolPath.flatMap(AuditSpool.init(path:))
                 if let spoolPath, handler.spool == nil {
