@@ -53,15 +53,20 @@ extension SPO {
 
         @Option(help: "The nginx file holding the upstream block.") var nginx: String
         @Option(help: "The upstream block's name.") var upstream = "spo_pool"
+        @Option(help: "The unprivileged user the workers switch to when started as root.") var user: String?
         @OptionGroup var control: ControlOption
 
         func run() throws {
+            let workerUser = try user.map(ProcessUser.init(named:))
+            if let workerUser, !ProcessUser.isRoot, workerUser.uid != getuid() {
+                throw ValidationError("--user \(workerUser.name): only root can run workers as another user")
+            }
             let connection = try PGConnection(conninfo: control.conninfo)
             try Migrator().migrate(connection)
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
-                    executable: currentExecutable()))
+                    executable: currentExecutable(), user: workerUser))
             throw ExitCode(supervisor.run())
         }
     }
@@ -76,8 +81,11 @@ extension SPO {
         var spool: String?
         @Option(help: "An inherited listening socket shared with the other workers (the pool's queue).")
         var queueFd: Int32?
+        @Option(help: "The unprivileged user to switch to before anything else, when started as root.")
+        var user: String?
 
         func run() throws {
+            try user.map(ProcessUser.init(named:))?.become()
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
                 SPOServer.Worker(

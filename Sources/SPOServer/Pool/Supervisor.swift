@@ -27,16 +27,19 @@ public final class Supervisor {
         public var executable: String
         /// Seconds to wait for workers to drain before SIGKILL.
         public var drainSeconds: Int
+        /// The user workers switch to when the supervisor runs as root (nil: they run as it does).
+        public var user: ProcessUser?
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
-            drainSeconds: Int = 30
+            drainSeconds: Int = 30, user: ProcessUser? = nil
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
             self.controlConninfo = controlConninfo
             self.executable = executable
             self.drainSeconds = drainSeconds
+            self.user = user
         }
     }
 
@@ -149,10 +152,15 @@ public final class Supervisor {
     }
 
     private func start(_ slot: Slot) {
-        let arguments = [
+        var arguments = [
             options.executable, "worker", "--control", options.controlConninfo, "--journal", slot.journalPath,
             "--spool", slot.spoolPath,
         ]
+        if let user = options.user {
+            arguments += ["--user", user.name]
+            // Recovery, running as root, may have made the slot's files: the worker must open them.
+            user.handOver([slot.journalPath, slot.spoolPath, slot.spoolPath + ".rejected"])
+        }
         do {
             slot.pid = try ChildProcess.spawn(
                 arguments + ["--queue-fd", "3"], standardInput: slot.direct.descriptor,
