@@ -267,6 +267,9 @@ public final class DevInstance {
     private func startPool() throws {
         let template = try String(contentsOfFile: options.projectDirectory + "/nginx/spo.conf", encoding: .utf8)
         try renderer.renderSite(template).write(toFile: sitePath, atomically: true, encoding: .utf8)
+        // The supervisor reads it again on SIGHUP, by then as the pool's user.
+        if let users { chown(sitePath, 0, users.pool.gid) }
+        chmod(sitePath, 0o640)
         supervisorPID = try ChildProcess.spawn(
             [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")]
                 + (users.map { ["--user", $0.pool.name] } ?? []), newProcessGroup: true)

@@ -41,4 +41,27 @@ import Testing
         lstat(directory + "/link", &link)
         #expect(link.st_uid == other.uid)
     }
+
+    /// What the supervisor checks before it drops root: the mode bits of the file and of every
+    /// directory on the way, for the user's owner, group or other class.
+    @Test func mayAccessFollowsTheModeBitsOnTheWay() throws {
+        let directory = NSTemporaryDirectory() + "spo-access-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/file"
+        try "x".write(toFile: file, atomically: false, encoding: .utf8)
+        let stranger = ProcessUser(name: "stranger", uid: 4_000_001, gid: 4_000_001)
+        chmod(directory, 0o755)
+        chmod(file, 0o644)
+        #expect(stranger.mayAccess(file, R_OK))
+        #expect(!stranger.mayAccess(file, X_OK))
+        chmod(file, 0o600)
+        #expect(!stranger.mayAccess(file, R_OK))
+        chmod(file, 0o644)
+        chmod(directory, 0o700)
+        #expect(!stranger.mayAccess(file, R_OK))
+        let owner = ProcessUser(name: "owner", uid: getuid(), gid: getgid())
+        #expect(owner.mayAccess(file, R_OK))
+        #expect(!stranger.mayAccess(directory + "/missing", R_OK))
+    }
 }

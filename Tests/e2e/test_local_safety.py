@@ -155,6 +155,8 @@ def test_no_process_handling_requests_runs_as_root_and_no_password_is_on_a_comma
                 "postgres": "postgres" if ROOT else me}
     for pid in workers.values():
         assert users[pid] == expected["worker"], (pid, users[pid])
+    # The supervisor too, once its sockets are bound (its user can run spo and read the site file).
+    assert users[spo.supervisor_pid()] == expected["worker"]
     for p in nginx_workers:
         assert users[p.pid] == expected["nginx"], (p.cmdline, users[p.pid])
     for p in postgres:

@@ -4,9 +4,9 @@ import Glibc
 /// An unprivileged system user that processes started as root switch to for good: the pool's
 /// workers (`spo worker --user`), so a request is never handled by a root process.
 ///
-/// The supervisor stays root, as nginx's and php-fpm's masters do: it binds the sockets and starts
-/// workers from wherever the executable is (a checkout under a private home directory too), and it
-/// handles no request itself.
+/// The supervisor (`spo serve --user`) binds its sockets as root and then becomes the user too,
+/// when that user can still start workers and read the configuration; otherwise it stays root, as
+/// nginx's and php-fpm's masters do, handling no request itself.
 public struct ProcessUser: Sendable, Equatable {
     public let name: String
     public let uid: uid_t
@@ -45,6 +45,36 @@ public struct ProcessUser: Sendable, Equatable {
         guard setuid(0) != 0, geteuid() == uid else {
             throw SystemFailure(description: "switched to the user \(name) but root could be regained")
         }
+    }
+
+    /// Whether this user may open `path` for `access` (`R_OK` or `X_OK`), going by the mode bits of
+    /// the file and of every directory on the way (ACLs and capabilities aside): what a process
+    /// about to drop root for good can still do afterwards.
+    public func mayAccess(_ path: String, _ access: Int32) -> Bool {
+        let groups = memberships()
+        func allows(_ path: String, _ bit: mode_t) -> Bool {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return false }
+            let shift: mode_t = info.st_uid == uid ? 6 : groups.contains(info.st_gid) ? 3 : 0
+            return (info.st_mode >> shift) & bit != 0
+        }
+        var directory = ""
+        for component in path.split(separator: "/").dropLast() {
+            directory += "/" + component
+            if !allows(directory, 1) { return false }
+        }
+        return allows(path, access == X_OK ? 1 : 4)
+    }
+
+    /// The user's group and the groups it is a member of.
+    private func memberships() -> Set<gid_t> {
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, gid, &groups, &count) < 0 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            _ = getgrouplist(name, gid, &groups, &count)
+        }
+        return Set(groups.prefix(Int(max(count, 0)))).union([gid])
     }
 
     /// Gives the files at `paths` that exist to this user (those root made on the user's behalf,

@@ -84,6 +84,7 @@ public final class Supervisor {
             stopAll()
             return 1
         }
+        dropRootIfPossible()
         Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
         while true {
             guard let signal = signals.next(waitingMilliseconds: 1000) else {
@@ -233,6 +234,26 @@ public final class Supervisor {
         for address in Array(slots.keys) { retire(address) }
         sharedQueue?.close()
         sharedQueue = nil
+    }
+
+    /// With the sockets bound, root is needed no more if the workers' user can start workers from
+    /// the executable and read the configuration; then the supervisor becomes that user for good.
+    /// Later sockets (SIGHUP) must then be where that user may create them.
+    private func dropRootIfPossible() {
+        guard let user = options.user, ProcessUser.isRoot else { return }
+        for (path, access) in [(options.executable, X_OK), (options.nginxConfigPath, R_OK)]
+        where !user.mayAccess(path, access) {
+            Log.warning(
+                "the supervisor stays root: its user could not reach this file",
+                ["user": .string(user.name), "path": .string(path)])
+            return
+        }
+        do {
+            try user.become()
+            Log.info("the supervisor runs as its workers' user now", ["user": .string(user.name)])
+        } catch {
+            Log.warning("the supervisor stays root", ["error": .string("\(error)")])
+        }
     }
 
     // MARK: - Recovery
