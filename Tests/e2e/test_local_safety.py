@@ -221,3 +221,54 @@ def test_a_cluster_made_with_trust_by_an_older_version_gets_a_password(spo):
         shutil.rmtree(state, ignore_errors=True)
         os.unlink(state + ".out")
     assert process.returncode == 0
+
+
+def test_a_checkout_other_users_cannot_enter_still_serves_everything(spo):
+    """A checkout under a private directory (a home directory, /root): nginx's workers and
+    PostgreSQL cannot enter it, so the cluster, sockets and pgpass file live under /var/tmp and
+    nginx serves copies of the admin page and Swagger UI — still private to their users."""
+    private = tempfile.mkdtemp(prefix="spo-private-", dir="/tmp")
+    os.chmod(private, 0o700)
+    checkout = os.path.join(private, "checkout")
+    for part in ("www", "nginx", "examples", ".build/swagger-ui"):
+        shutil.copytree(REPO / part, os.path.join(checkout, part))
+    state = os.path.join(checkout, ".spo")
+    http_port = _free_port(20500 + random.randrange(0, 400), {spo.http_port})
+    pg_port = _free_port(6600 + random.randrange(0, 400), {http_port, spo.pg_port})
+    output = open(private + ".out", "wb")
+    process = subprocess.Popen([spo.spo_bin, "dev", "--state-dir", state, "--port", str(http_port), "--pg-port",
+                                str(pg_port)], cwd=checkout, stdout=output, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    base_url = f"http://127.0.0.1:{http_port}"
+    cluster = None
+
+    def serving():
+        assert process.poll() is None, open(private + ".out").read()
+        try:
+            return os.path.exists(state + "/env") and requests.get(base_url + "/api/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(serving, 120, interval=0.2, message="the instance in a private checkout to serve")
+        env = _parse_env(state + "/env")
+        cluster = os.path.dirname(env["PGHOST"])
+        if ROOT:
+            assert cluster.startswith("/var/tmp/spo-dev-") and env["PGPASSFILE"] == cluster + "/pgpass"
+            assert os.stat(env["PGPASSFILE"]).st_uid == pwd.getpwnam(POOL_USER).pw_uid
+        assert _mode(env["PGPASSFILE"]) == 0o600 and _mode(env["PGHOST"]) & 0o007 == 0
+        assert requests.get(base_url + "/admin/", timeout=10).status_code == 200
+        assert requests.get(base_url + "/docs/", timeout=10).status_code == 200
+        executed = requests.post(base_url + "/api/services/customer_get/execute", json={"p_id": 3}, timeout=30,
+                                 headers={"Authorization": "Bearer " + env["SPO_ADMIN_KEY"]})
+        assert executed.status_code == 200, executed.text
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+        output.close()
+        shutil.rmtree(private, ignore_errors=True)
+        os.unlink(private + ".out")
+        if cluster and cluster.startswith("/var/tmp/spo-dev-"):
+            shutil.rmtree(cluster, ignore_errors=True)
+    assert process.returncode == 0
