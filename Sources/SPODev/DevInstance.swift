@@ -175,7 +175,8 @@ public final class DevInstance {
     private func prepareCluster(binaries: String, running: () -> Bool) throws {
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             Log.info("creating the PostgreSQL cluster (first run only)", ["path": .string(dataDirectory)])
-            let credentials = try PostgresCredentials.generate(path: credentialsPath, user: superuser)
+            let credentials = try PostgresCredentials.generate(
+                path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
             try credentials.write(owner: users?.pool)
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
             if isRoot { try command(["chown", "postgres:postgres", dataDirectory]) }
@@ -188,14 +189,18 @@ public final class DevInstance {
                 binaries + "/initdb", "-D", dataDirectory, "-U", superuser, "-A", "scram-sha-256",
                 "--pwfile=" + passwordFile, "-E", "UTF8", "--locale=C", "--no-sync",
             ])
-        } else if let credentials = PostgresCredentials.load(path: credentialsPath, user: superuser) {
+        } else if let credentials = PostgresCredentials.load(
+            path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
+        {
             try credentials.write(owner: users?.pool)  // owner and mode as they must be
         } else {
-            // A cluster made before passwords (trust): its superuser gets one, with no socket open.
+            // A cluster made before passwords (trust), or moved to another port or directory: its
+            // superuser gets a new password, with no socket open.
             if running() {
                 try asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "-m", "fast", "-w", "stop"])
             }
-            let credentials = try PostgresCredentials.generate(path: credentialsPath, user: superuser)
+            let credentials = try PostgresCredentials.generate(
+                path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
             try setPasswordOffline(credentials, binaries: binaries)
             try credentials.write(owner: users?.pool)
         }
@@ -204,7 +209,7 @@ public final class DevInstance {
     /// Sets the superuser's password in single-user mode (no socket, no other session), the
     /// statement on standard input: never on a command line.
     private func setPasswordOffline(_ credentials: PostgresCredentials, binaries: String) throws {
-        Log.info("this cluster predates password authentication; giving its superuser a password")
+        Log.info("giving the cluster's superuser a new password (no password for this socket and port yet)")
         let name = "\"" + superuser.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         let statement = "ALTER ROLE \(name) PASSWORD '\(credentials.password)'\n"
         let postgres = [binaries + "/postgres", "--single", "-D", dataDirectory, "postgres"]

@@ -5,36 +5,48 @@ import SPOServer
 /// The password of the local cluster's superuser: random, made once per instance, and kept only in
 /// a pgpass file (mode 0600) that libpq reads through `PGPASSFILE` — in no conninfo, argument or
 /// environment value, so `ps` never shows it.
+///
+/// The pgpass line names the cluster's socket directory and port: libpq offers the password to
+/// that server only, never to another one a configured connection points at with the same user.
 struct PostgresCredentials: Sendable {
     /// The pgpass file.
     let path: String
+    /// The socket directory and port of the cluster.
+    let host: String
+    let port: Int
     let user: String
     let password: String
 
     /// New credentials with a password of 32 random bytes from the kernel, as hex.
-    static func generate(path: String, user: String) throws -> PostgresCredentials {
+    static func generate(path: String, host: String, port: Int, user: String) throws -> PostgresCredentials {
         guard let random = FileHandle(forReadingAtPath: "/dev/urandom")?.readData(ofLength: 32), random.count == 32
         else { throw SystemFailure(description: "cannot read /dev/urandom") }
         return PostgresCredentials(
-            path: path, user: user, password: random.map { String(format: "%02x", $0) }.joined())
+            path: path, host: host, port: port, user: user,
+            password: random.map { String(format: "%02x", $0) }.joined())
     }
 
-    /// The credentials for `user` that the pgpass file at `path` holds, if it holds them.
-    static func load(path: String, user: String) -> PostgresCredentials? {
+    /// The credentials for this server and user that the pgpass file at `path` holds, if any
+    /// (none after the port or the socket directory changed: the cluster then gets a new password).
+    static func load(path: String, host: String, port: Int, user: String) -> PostgresCredentials? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        let prefix = "*:*:*:" + escaped(user) + ":"
+        let prefix = PostgresCredentials(path: path, host: host, port: port, user: user, password: "").pgpassLine
+            .dropLast()
         for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
             let password = String(line.dropFirst(prefix.count))
             // Ours are hex; anything else was not written here.
             if !password.isEmpty, password.allSatisfy(\.isHexDigit) {
-                return PostgresCredentials(path: path, user: user, password: password)
+                return PostgresCredentials(path: path, host: host, port: port, user: user, password: password)
             }
         }
         return nil
     }
 
-    /// The pgpass line: any host, port and database, this user.
-    var pgpassLine: String { "*:*:*:\(PostgresCredentials.escaped(user)):\(password)\n" }
+    /// The pgpass line: this server, any database, this user.
+    var pgpassLine: String {
+        let fields = [host, String(port), "*", user].map(PostgresCredentials.escaped)
+        return (fields + [password]).joined(separator: ":") + "\n"
+    }
 
     /// A pgpass field: `:` and `\` are escaped with `\`.
     static func escaped(_ field: String) -> String {

@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct PostgresCredentialsTests {
     @Test func passwordsAreLongRandomHex() throws {
-        let first = try PostgresCredentials.generate(path: "/x", user: "postgres")
-        let second = try PostgresCredentials.generate(path: "/x", user: "postgres")
+        let first = try PostgresCredentials.generate(path: "/x", host: "/s", port: 5433, user: "postgres")
+        let second = try PostgresCredentials.generate(path: "/x", host: "/s", port: 5433, user: "postgres")
         #expect(first.password.count == 64 && first.password.allSatisfy(\.isHexDigit))
         #expect(first.password != second.password)
     }
@@ -15,11 +15,17 @@ import Testing
     @Test func pgpassEscapesTheUserAndReadsBack() throws {
         let path = NSTemporaryDirectory() + "spo-pgpass-" + UUID().uuidString
         defer { unlink(path) }
-        let credentials = PostgresCredentials(path: path, user: #"od:d\user"#, password: "00ff")
-        #expect(credentials.pgpassLine == #"*:*:*:od\:d\\user:00ff"# + "\n")
+        let credentials = PostgresCredentials(
+            path: path, host: "/a:b/pgsocket", port: 5433, user: #"od:d\user"#, password: "00ff")
+        #expect(credentials.pgpassLine == #"/a\:b/pgsocket:5433:*:od\:d\\user:00ff"# + "\n")
         try credentials.write(owner: nil)
-        #expect(PostgresCredentials.load(path: path, user: #"od:d\user"#)?.password == "00ff")
-        #expect(PostgresCredentials.load(path: path, user: "postgres") == nil)
+        #expect(
+            PostgresCredentials.load(path: path, host: "/a:b/pgsocket", port: 5433, user: #"od:d\user"#)?.password
+                == "00ff")
+        // Only for that server and user: another port, directory or user has no password here.
+        #expect(PostgresCredentials.load(path: path, host: "/a:b/pgsocket", port: 5434, user: #"od:d\user"#) == nil)
+        #expect(PostgresCredentials.load(path: path, host: "/elsewhere", port: 5433, user: #"od:d\user"#) == nil)
+        #expect(PostgresCredentials.load(path: path, host: "/a:b/pgsocket", port: 5433, user: "postgres") == nil)
         var info = stat()
         #expect(stat(path, &info) == 0 && info.st_mode & 0o7777 == 0o600)
     }
