@@ -10,6 +10,9 @@ SHELL := /bin/bash
 APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev libssl-dev curl ca-certificates \
 	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi \
 	chromium chromium-driver python3-selenium
+# Started as root, `spo dev` runs the pool's workers as spo and nginx's workers as spo-www (and
+# PostgreSQL as postgres): `make deps` creates them as system users, once.
+SYSTEM_USERS := spo spo-www
 # End-to-end tests run on Debian's Python and its packages (whatever python3 is first in PATH), in a
 # virtualenv that sees them and adds what Debian does not package (openapi-spec-validator).
 VENV := .build/venv
@@ -36,6 +39,10 @@ deps:
 		echo "==> installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@if [ "$$(id -u)" = 0 ]; then for user in $(SYSTEM_USERS); do \
+		id -u $$user >/dev/null 2>&1 || { echo "==> creating system user $$user"; \
+			useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $$user; }; \
+	done; fi
 
 $(VENV)/.installed: Makefile
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)

@@ -49,14 +49,25 @@ public final class DevInstance {
             ["state": .string(state), "cluster": .string(fallback)])
         return fallback
     }()
-    private var runDirectory: String { clusterBase + "/run" }
+    private lazy var permissions = InstancePermissions(stateDirectory: state, clusterBase: clusterBase)
+    /// Who runs PostgreSQL, the pool's workers and nginx's workers when we are root; nil otherwise.
+    private var users: InstanceUsers?
+    private var runDirectory: String { permissions.poolSocketDirectory }
+    private var postgresSocketDirectory: String { permissions.postgresSocketDirectory }
     private var logDirectory: String { state + "/log" }
     private var dataDirectory: String { clusterBase + "/pg" }
+    /// The superuser's password, for libpq (PGPASSFILE); the pool's user reads it, so it is kept
+    /// where that user can reach it, with the cluster.
+    private var credentialsPath: String { clusterBase + "/pgpass" }
     private var superuser: String { isRoot ? "postgres" : (ProcessInfo.processInfo.environment["USER"] ?? "postgres") }
+    /// The admin page and Swagger UI as nginx's workers read them (a copy when the checkout is private).
+    private var wwwDirectory: String { options.projectDirectory + "/www" }
+    private var swaggerDirectory: String { options.projectDirectory + "/.build/swagger-ui" }
+    private var servedDirectories: [String: String] = [:]
 
-    /// libpq conninfo for a database of the local cluster.
+    /// libpq conninfo for a database of the local cluster (the password comes from PGPASSFILE).
     public func conninfo(_ database: String) -> String {
-        "host=\(runDirectory) port=\(options.postgresPort) user=\(superuser) dbname=\(database)"
+        "host=\(postgresSocketDirectory) port=\(options.postgresPort) user=\(superuser) dbname=\(database)"
     }
 
     /// Brings everything up, prints where it is, and runs until SIGINT/SIGTERM.
@@ -64,8 +75,13 @@ public final class DevInstance {
         Log.component = "dev"
         let signals = SignalSet([SIGINT, SIGTERM, SIGCHLD])
         signals.block()
+        // What the instance creates is private unless opened on purpose (InstancePermissions).
+        umask(0o077)
         do {
+            users = isRoot ? try InstanceUsers.resolve() : nil
             try prepareDirectories()
+            // libpq finds the password there: this process, the pool and `. .spo/env && psql` alike.
+            setenv("PGPASSFILE", credentialsPath, 1)
             try startPostgres()
             try prepareDatabases()
             try startPool()
@@ -100,42 +116,108 @@ public final class DevInstance {
 
     private func prepareDirectories() throws {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        chmod(state, 0o755)
-        for directory in [clusterBase, runDirectory, logDirectory, state + "/nginx"] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try permissions.apply(users: users)
+        InstancePermissions.protectFiles(in: logDirectory)
+        servedDirectories = [:]
+        for directory in [wwwDirectory, swaggerDirectory] {
+            servedDirectories[directory] = try served(directory)
         }
-        chmod(clusterBase, 0o755)
-        // PostgreSQL (as user postgres when we are root) writes its socket here; nginx connects here.
-        chmod(runDirectory, 0o1777)
-        chmod(logDirectory, 0o1777)
+    }
+
+    /// Where nginx's workers read `directory` from: itself, or a copy with the cluster when they
+    /// cannot reach it (a checkout under a private home directory; edits then need a restart).
+    private func served(_ directory: String) throws -> String {
+        guard users != nil, !DevInstance.othersCanTraverse(directory),
+            FileManager.default.fileExists(atPath: directory)
+        else { return directory }
+        let copy = clusterBase + "/static/" + (directory as NSString).lastPathComponent
+        try? FileManager.default.removeItem(atPath: copy)
+        try command(["mkdir", "-p", "-m", "0711", clusterBase + "/static"])
+        try command(["cp", "-R", directory, copy])
+        try command(["chmod", "-R", "u=rwX,go=rX", copy])
+        return copy
     }
 
     private func startPostgres() throws {
         let binaries = try DevInstance.postgresBinaries()
-        if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
-            Log.info("creating the PostgreSQL cluster (first run only)", ["path": .string(dataDirectory)])
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-            if isRoot { try command(["chown", "postgres:postgres", dataDirectory]) }
-            try asDatabaseOwner([
-                binaries + "/initdb", "-D", dataDirectory, "-U", superuser, "-A", "trust", "-E", "UTF8", "--locale=C",
-                "--no-sync",
-            ])
+        let running = {
+            (try? self.asDatabaseOwner([binaries + "/pg_ctl", "-D", self.dataDirectory, "status"])) != nil
         }
-        if (try? asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "status"])) != nil {
-            Log.info("PostgreSQL is already running")
+        try prepareCluster(binaries: binaries, running: running)
+        try PostgresCredentials.writePrivately(
+            PostgresCredentials.hostBasedAuthentication, to: dataDirectory + "/pg_hba.conf", owner: users?.postgres)
+        let serverLog = permissions.postgresLogDirectory + "/postgresql.log"
+        try InstancePermissions.preparePrivateFile(serverLog, owner: users?.postgres)
+        if running() {
+            Log.info("PostgreSQL is already running; reloading its authentication rules")
+            try asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "reload"])
             return
         }
         Log.info(
-            "starting PostgreSQL", ["socket_directory": .string(runDirectory), "port": .number(options.postgresPort)])
+            "starting PostgreSQL",
+            ["socket_directory": .string(postgresSocketDirectory), "port": .number(options.postgresPort)])
+        // The socket takes its directory's group (the pool's); 0770 lets that group connect.
         let start = [
-            binaries + "/pg_ctl", "-D", dataDirectory, "-l", logDirectory + "/postgresql.log", "-w", "-t", "60", "-o",
-            "-k \(runDirectory) -p \(options.postgresPort) -c listen_addresses='' -c max_connections=300", "start",
+            binaries + "/pg_ctl", "-D", dataDirectory, "-l", serverLog, "-w", "-t", "60", "-o",
+            "-k \(postgresSocketDirectory) -p \(options.postgresPort) -c listen_addresses='' -c max_connections=300"
+                + " -c unix_socket_permissions=0770", "start",
         ]
         let status = try ChildProcess.runDetached(
             isRoot ? ["runuser", "-u", "postgres", "--"] + start : start, logPath: logDirectory + "/pg_ctl.log")
         guard status == 0 else {
             throw SystemFailure(
-                description: "PostgreSQL did not start; see \(logDirectory)/postgresql.log and pg_ctl.log")
+                description: "PostgreSQL did not start; see \(serverLog) and \(logDirectory)/pg_ctl.log")
+        }
+    }
+
+    /// Creates the cluster with a new password, or makes sure the one there has its password; the
+    /// pgpass file gets its owner and mode either way.
+    private func prepareCluster(binaries: String, running: () -> Bool) throws {
+        if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+            Log.info("creating the PostgreSQL cluster (first run only)", ["path": .string(dataDirectory)])
+            let credentials = try PostgresCredentials.generate(
+                path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
+            try credentials.write(owner: users?.pool)
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+            if isRoot { try command(["chown", "postgres:postgres", dataDirectory]) }
+            // initdb reads the password from a file; it exists only while initdb runs.
+            let passwordFile = clusterBase + "/initdb-password"
+            try PostgresCredentials.writePrivately(
+                credentials.password + "\n", to: passwordFile, owner: users?.postgres)
+            defer { unlink(passwordFile) }
+            try asDatabaseOwner([
+                binaries + "/initdb", "-D", dataDirectory, "-U", superuser, "-A", "scram-sha-256",
+                "--pwfile=" + passwordFile, "-E", "UTF8", "--locale=C", "--no-sync",
+            ])
+        } else if let credentials = PostgresCredentials.load(
+            path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
+        {
+            try credentials.write(owner: users?.pool)  // owner and mode as they must be
+        } else {
+            // A cluster made before passwords (trust), or moved to another port or directory: its
+            // superuser gets a new password, with no socket open.
+            if running() {
+                try asDatabaseOwner([binaries + "/pg_ctl", "-D", dataDirectory, "-m", "fast", "-w", "stop"])
+            }
+            let credentials = try PostgresCredentials.generate(
+                path: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort, user: superuser)
+            try setPasswordOffline(credentials, binaries: binaries)
+            try credentials.write(owner: users?.pool)
+        }
+    }
+
+    /// Sets the superuser's password in single-user mode (no socket, no other session), the
+    /// statement on standard input: never on a command line.
+    private func setPasswordOffline(_ credentials: PostgresCredentials, binaries: String) throws {
+        Log.info("giving the cluster's superuser a new password (no password for this socket and port yet)")
+        let name = "\"" + superuser.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let statement = "ALTER ROLE \(name) PASSWORD '\(credentials.password)'\n"
+        let postgres = [binaries + "/postgres", "--single", "-D", dataDirectory, "postgres"]
+        let status = try ChildProcess.runFeeding(
+            statement, to: isRoot ? ["runuser", "-u", "postgres", "--"] + postgres : postgres,
+            logPath: logDirectory + "/pg_ctl.log")
+        guard status == 0 else {
+            throw SystemFailure(description: "could not set the superuser's password; see \(logDirectory)/pg_ctl.log")
         }
     }
 
@@ -180,8 +262,8 @@ public final class DevInstance {
 
     private var renderer: NginxConfigRenderer {
         NginxConfigRenderer(
-            runtimeDirectory: runDirectory, wwwDirectory: options.projectDirectory + "/www",
-            swaggerDirectory: options.projectDirectory + "/.build/swagger-ui", logDirectory: logDirectory,
+            runtimeDirectory: runDirectory, wwwDirectory: servedDirectories[wwwDirectory] ?? wwwDirectory,
+            swaggerDirectory: servedDirectories[swaggerDirectory] ?? swaggerDirectory, logDirectory: logDirectory,
             listen: "127.0.0.1:\(options.httpPort)")
     }
 
@@ -190,8 +272,12 @@ public final class DevInstance {
     private func startPool() throws {
         let template = try String(contentsOfFile: options.projectDirectory + "/nginx/spo.conf", encoding: .utf8)
         try renderer.renderSite(template).write(toFile: sitePath, atomically: true, encoding: .utf8)
+        // The supervisor reads it again on SIGHUP, by then as the pool's user.
+        if let users { chown(sitePath, 0, users.pool.gid) }
+        chmod(sitePath, 0o640)
         supervisorPID = try ChildProcess.spawn(
-            [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")], newProcessGroup: true)
+            [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")]
+                + (users.map { ["--user", $0.pool.name] } ?? []), newProcessGroup: true)
         // nginx must not start before the sockets exist: it would find nothing to connect to.
         let sockets = try UpstreamBlock.parse(renderer.renderSite(template), name: "spo_pool").servers
         for _ in 0..<300 {
@@ -212,11 +298,12 @@ public final class DevInstance {
                 ["path": .string(renderer.swaggerDirectory)])
         }
         let mainPath = state + "/nginx/nginx.conf"
+        // Temporary files of nginx's workers: private directories it gives to its worker user.
         for directory in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {
             try FileManager.default.createDirectory(
-                atPath: state + "/nginx/" + directory, withIntermediateDirectories: true)
+                atPath: permissions.nginxRuntimeDirectory + "/" + directory, withIntermediateDirectories: true)
         }
-        try renderer.renderMain(sitePath: sitePath, stateDirectory: state, runAsUser: isRoot ? "root" : nil)
+        try renderer.renderMain(sitePath: sitePath, stateDirectory: clusterBase, runAsUser: users?.nginx.name)
             .write(toFile: mainPath, atomically: true, encoding: .utf8)
         let check = try ChildProcess.run(["nginx", "-t", "-q", "-e", logDirectory + "/nginx-error.log", "-c", mainPath])
         guard check.status == 0 else {
@@ -267,7 +354,8 @@ public final class DevInstance {
         let lines = [
             "export SPO_URL=http://127.0.0.1:\(options.httpPort)", "export SPO_ADMIN_KEY=\(adminKey)",
             "export SPO_CONTROL_DB='\(conninfo("spo"))'",
-            "export PGHOST=\(runDirectory)", "export PGPORT=\(options.postgresPort)", "export PGUSER=\(superuser)",
+            "export PGHOST=\(postgresSocketDirectory)", "export PGPORT=\(options.postgresPort)",
+            "export PGUSER=\(superuser)", "export PGPASSFILE=\(credentialsPath)",
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: state + "/env", atomically: true, encoding: .utf8)
         chmod(state + "/env", 0o600)  // it holds the admin key

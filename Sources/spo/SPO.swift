@@ -65,18 +65,23 @@ extension SPO {
 
         @Option(help: "The nginx file holding the upstream block.") var nginx: String
         @Option(help: "The upstream block's name.") var upstream = "spo_pool"
+        @Option(help: "The unprivileged user the workers switch to when started as root.") var user: String?
         @OptionGroup var control: ControlOption
         /// For tests of the restart backoff: a program started instead of `spo worker`, with the
         /// worker's arguments.
         @Option(help: .hidden) var workerCommand: String?
 
         func run() throws {
+            let workerUser = try user.map(ProcessUser.init(named:))
+            if let workerUser, !ProcessUser.isRoot, workerUser.uid != getuid() {
+                throw ValidationError("--user \(workerUser.name): only root can run workers as another user")
+            }
             let connection = try PGConnection(conninfo: control.conninfo)
             try Migrator().migrate(connection)
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
-                    executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }))
+                    executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }, user: workerUser))
             throw ExitCode(supervisor.run())
         }
     }
@@ -94,8 +99,11 @@ extension SPO {
         @Option(help: "The pool's metrics file (made by `spo serve`); without it, this worker counts on its own.")
         var metrics: String?
         @Option(help: "This worker's slot in the metrics file.") var metricsSlot = 0
+        @Option(help: "The unprivileged user to switch to before anything else, when started as root.")
+        var user: String?
 
         func run() throws {
+            try user.map(ProcessUser.init(named:))?.become()
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
                 SPOServer.Worker(

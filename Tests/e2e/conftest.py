@@ -83,7 +83,7 @@ def spo():
     # A random start, so that two runs at the same time do not both pick the first free port
     # (nothing listens on it until spo dev has started nginx, seconds later).
     http_port = _free_port(18080 + random.randrange(0, 400), set())
-    pg_port = _free_port(5498 + random.randrange(0, 400), {http_port}, unix_socket_dir=state_dir + "/run")
+    pg_port = _free_port(5498 + random.randrange(0, 400), {http_port}, unix_socket_dir=state_dir + "/pgsocket")
     output_path = state_dir + ".out"
     output = open(output_path, "wb")
     process = subprocess.Popen(
@@ -111,6 +111,8 @@ def spo():
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- spo dev output ---\n{instance.output()}") from None
         instance.env = _parse_env(state_dir + "/env")
+        # As after `. .spo/env`: psql and the spo commands the tests start find the password there.
+        os.environ["PGPASSFILE"] = instance.env["PGPASSFILE"]
         assert instance.env["SPO_URL"] == base_url
         assert instance.env["SPO_ADMIN_KEY"].startswith("spo_")
         e2e_support.AUTH["Authorization"] = "Bearer " + instance.env["SPO_ADMIN_KEY"]

@@ -14,7 +14,8 @@ from e2e_support import fastcgi, postgres_binaries, wait_for
 def pg_ctl(pool, *arguments: str):
     """pg_ctl as DevInstance.startPostgres runs it (same -o options and server log)."""
     state = pool.state_dir
-    options = f"-k {state}/run -p {pool.pg_port} -c listen_addresses='' -c max_connections=300"
+    options = (f"-k {state}/pgsocket -p {pool.pg_port} -c listen_addresses='' -c max_connections=300"
+               " -c unix_socket_permissions=0770")
     with open(f"{state}/log/pg_ctl-e2e.log", "ab") as log:  # a daemon must not inherit a pipe
         subprocess.run(
             ["runuser", "-u", "postgres", "--", f"{postgres_binaries()}/pg_ctl", "-D", f"{state}/pg",

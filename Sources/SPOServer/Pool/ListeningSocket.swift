@@ -26,8 +26,10 @@ public final class ListeningSocket {
             }
             unlink(path)  // a socket file left by a previous run
             descriptor = try ListeningSocket.bound(AF_UNIX, &socketAddress, address, backlog: backlog)
-            // nginx's workers may run as another user; the directory's permissions guard access.
-            chmod(path, 0o666)
+            // Owner and group only: nginx's workers reach it through the group, which the socket
+            // takes from its directory when that is set-group-ID (`spo dev`: the nginx user's
+            // group; production: see nginx/spo.conf). Nobody else may connect.
+            chmod(path, 0o660)
         case .tcp(let host, let port):
             var socketAddress = sockaddr_in()
             socketAddress.sin_family = sa_family_t(AF_INET)

@@ -33,10 +33,12 @@ public final class Supervisor {
         /// What workers are started from, when not `executable worker`: arguments put before the
         /// worker's own (a test starts a wrapper that fails on purpose).
         public var workerCommand: [String]?
+        /// The user workers switch to when the supervisor runs as root (nil: they run as it does).
+        public var user: ProcessUser?
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
-            drainSeconds: Int = 30, workerCommand: [String]? = nil
+            drainSeconds: Int = 30, workerCommand: [String]? = nil, user: ProcessUser? = nil
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
@@ -44,6 +46,7 @@ public final class Supervisor {
             self.executable = executable
             self.drainSeconds = drainSeconds
             self.workerCommand = workerCommand
+            self.user = user
         }
     }
 
@@ -95,6 +98,7 @@ public final class Supervisor {
             stopAll()
             return 1
         }
+        dropRootIfPossible()
         Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
         while true {
             respawnDue()
@@ -171,6 +175,11 @@ public final class Supervisor {
         ]
         if let metrics, let index = slot.metricsSlot {
             arguments += ["--metrics", metrics.path, "--metrics-slot", String(index)]
+        }
+        if let user = options.user {
+            arguments += ["--user", user.name]
+            // Recovery, running as root, may have made the slot's files: the worker must open them.
+            user.handOver([slot.journalPath, slot.spoolPath, slot.spoolPath + ".rejected"] + (metrics.map { [$0.path] } ?? []))
         }
         slot.restartAt = nil
         do {
@@ -303,6 +312,26 @@ public final class Supervisor {
         for address in Array(slots.keys) { retire(address) }
         sharedQueue?.close()
         sharedQueue = nil
+    }
+
+    /// With the sockets bound, root is needed no more if the workers' user can start workers from
+    /// the executable and read the configuration; then the supervisor becomes that user for good.
+    /// Later sockets (SIGHUP) must then be where that user may create them.
+    private func dropRootIfPossible() {
+        guard let user = options.user, ProcessUser.isRoot else { return }
+        for (path, access) in [(options.executable, X_OK), (options.nginxConfigPath, R_OK)]
+        where !user.mayAccess(path, access) {
+            Log.warning(
+                "the supervisor stays root: its user could not reach this file",
+                ["user": .string(user.name), "path": .string(path)])
+            return
+        }
+        do {
+            try user.become()
+            Log.info("the supervisor runs as its workers' user now", ["user": .string(user.name)])
+        } catch {
+            Log.warning("the supervisor stays root", ["error": .string("\(error)")])
+        }
     }
 
     // MARK: - Recovery
