@@ -179,7 +179,8 @@ public final class Supervisor {
         if let user = options.user {
             arguments += ["--user", user.name]
             // Recovery, running as root, may have made the slot's files: the worker must open them.
-            user.handOver([slot.journalPath, slot.spoolPath, slot.spoolPath + ".rejected"] + (metrics.map { [$0.path] } ?? []))
+            user.handOver(
+                [slot.journalPath, slot.spoolPath, slot.spoolPath + ".rejected"] + (metrics.map { [$0.path] } ?? []))
         }
         slot.restartAt = nil
         do {
