@@ -101,14 +101,18 @@ public final class PGConnection {
         settingFirst settings: KeyValuePairs<String, String>, separately: Bool
     ) throws(PGError) -> PGResult {
         let deadline = deadline ?? defaultDeadline
-        let settingsSQL = PGConnection.settingsSQL(count: settings.count)
-        let settingsName = "spo_set_config_\(settings.count)"
+        let settingsStatement = PGConnection.settingsStatement(count: settings.count)
         try prepare(name, sql: sql, parameterCount: parameters.count, deadline: deadline)
-        try prepare(settingsName, sql: settingsSQL, parameterCount: settings.count * 2, deadline: deadline)
+        try prepare(
+            settingsStatement.name, sql: settingsStatement.sql, parameterCount: settings.count * 2, deadline: deadline)
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError() }
-        let settingValues = settings.flatMap { [$0.key, $0.value] as [String?] }
+        var settingValues: [String?] = []
+        settingValues.reserveCapacity(settings.count * 2)
+        for (setting, value) in settings { settingValues += [setting, value] }
         let sent =
-            withCParameters(settingValues) { PQsendQueryPrepared(handle, settingsName, $0, $1, nil, nil, 0) } == 1
+            withCParameters(settingValues) {
+                PQsendQueryPrepared(handle, settingsStatement.name, $0, $1, nil, nil, 0)
+            } == 1
             && (!separately || PQpipelineSync(handle) == 1)
             && withCParameters(parameters) { PQsendQueryPrepared(handle, name, $0, $1, nil, nil, 0) } == 1
             && PQpipelineSync(handle) == 1
@@ -119,11 +123,17 @@ public final class PGConnection {
         return try awaitPipeline(syncs: separately ? 2 : 1, deadline: deadline)
     }
 
-    /// `SELECT set_config($1, $2, false), …` for `count` settings.
-    static func settingsSQL(count: Int) -> String {
-        "SELECT "
-            + (0..<count).map { "pg_catalog.set_config($\($0 * 2 + 1), $\($0 * 2 + 2), false)" }
-            .joined(separator: ", ")
+    /// `SELECT set_config($1, $2, false), …` for `count` settings, and its name; built once for
+    /// the usual counts, not per call.
+    static func settingsStatement(count: Int) -> (name: String, sql: String) {
+        count < settingsStatements.count ? settingsStatements[count] : makeSettingsStatement(count: count)
+    }
+
+    private static let settingsStatements = (0..<4).map(makeSettingsStatement(count:))
+
+    private static func makeSettingsStatement(count: Int) -> (name: String, sql: String) {
+        let calls = (0..<count).map { "pg_catalog.set_config($\($0 * 2 + 1), $\($0 * 2 + 2), false)" }
+        return ("spo_set_config_\(count)", "SELECT " + calls.joined(separator: ", "))
     }
 
     /// Runs several statements (no parameters) in one round trip; returns nothing.

@@ -106,7 +106,7 @@ public enum Log {
 
     /// Whether a line of `level` from `component` (the process's by default) would be written.
     public static func isEnabled(_ level: Level, component: LogComponent? = nil) -> Bool {
-        cells[(component ?? Log.component).rawValue].level <= level.swiftLog
+        cells[(component ?? Log.component).rawValue].allows(level.swiftLog)
     }
 
     /// A notice PostgreSQL sent (`RAISE NOTICE` in a procedure): component `postgres`, debug for
@@ -140,9 +140,11 @@ public enum Log {
         _ level: Level, _ component: LogComponent?, _ message: () -> String,
         _ fields: () -> KeyValuePairs<String, JSONValue>
     ) {
-        let logger = loggers[(component ?? Log.component).rawValue]
-        // Checked here too, so neither the message nor the fields are built for a line not written.
-        guard logger.logLevel <= level.swiftLog else { return }
+        let index = (component ?? Log.component).rawValue
+        // Checked first, so neither the message nor the fields are built for a line not written
+        // (and the logger is not even copied).
+        guard cells[index].allows(level.swiftLog) else { return }
+        let logger = loggers[index]
         var metadata: Logger.Metadata = [:]
         for (key, value) in fields() { metadata[key] = LoggedJSON.metadata(value) }
         logger.log(level: level.swiftLog, "\(message())", metadata: metadata)

@@ -7,13 +7,41 @@ public final class LogLevelCell: Sendable {
     private let raw: Atomic<Int>
 
     public init(_ level: Logger.Level) {
-        raw = Atomic(LogLevelCell.index(of: level))
+        raw = Atomic(LogLevelCell.rank(of: level))
     }
 
     public var level: Logger.Level {
-        get { Logger.Level.allCases[raw.load(ordering: .relaxed)] }
-        set { raw.store(LogLevelCell.index(of: newValue), ordering: .relaxed) }
+        get { LogLevelCell.level(ranked: raw.load(ordering: .relaxed)) }
+        set { raw.store(LogLevelCell.rank(of: newValue), ordering: .relaxed) }
     }
 
-    private static func index(of level: Logger.Level) -> Int { Logger.Level.allCases.firstIndex(of: level) ?? 2 }
+    /// Whether a line of `level` is written.
+    public func allows(_ level: Logger.Level) -> Bool {
+        raw.load(ordering: .relaxed) <= LogLevelCell.rank(of: level)
+    }
+
+    // A switch rather than `allCases`, which builds an array on each use.
+    private static func rank(of level: Logger.Level) -> Int {
+        switch level {
+        case .trace: 0
+        case .debug: 1
+        case .info: 2
+        case .notice: 3
+        case .warning: 4
+        case .error: 5
+        case .critical: 6
+        }
+    }
+
+    private static func level(ranked rank: Int) -> Logger.Level {
+        switch rank {
+        case 0: .trace
+        case 1: .debug
+        case 2: .info
+        case 3: .notice
+        case 4: .warning
+        case 5: .error
+        default: .critical
+        }
+    }
 }

@@ -40,6 +40,15 @@ public struct LeftoverRecovery {
             return
         }
         let executionID = interrupted.execution?.id ?? ""
+        // The supervisor's lines about it carry the request's ids, as the worker's would have.
+        let scope = RequestScope(correlationID: interrupted.execution?.correlationID ?? "")
+        scope.identify(executionID: executionID, service: interrupted.execution?.serviceName ?? "")
+        RequestScope.$current.withValue(scope) { write(interrupted, executionID, connection, spool) }
+    }
+
+    private func write(
+        _ interrupted: AuditRecord, _ executionID: String, _ connection: PGConnection?, _ spool: AuditSpool?
+    ) {
         do throws(PGError) {
             guard let connection else { throw PGError(kind: .connection, sqlstate: "08001", message: "no connection") }
             // It may have finished and been audited already: that row stays.
