@@ -46,6 +46,7 @@ public final class Worker {
         let auditCommit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")
+            try connection.execute("LISTEN \(BreakerStore.channel)")
             try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
             self?.reload(from: connection)
         }
@@ -188,7 +189,12 @@ public final class Worker {
         }
         do {
             let connection = try control.open()
-            if !connection.notifications(readingSocket: readingSocket).isEmpty { reload(from: connection) }
+            let channels = Set(connection.notifications(readingSocket: readingSocket).map(\.channel))
+            if channels.contains(ConfigurationStore.channel) {
+                reload(from: connection)
+            } else if channels.contains(BreakerStore.channel) {
+                handler?.refreshBreakers(from: connection)
+            }
             replaySpool(on: connection)
         } catch {
             Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
@@ -225,6 +231,8 @@ public final class Worker {
                 }
                 self.handler = handler
             }
+            // Transitions announced while this worker was not listening are in the table.
+            handler?.refreshBreakers(from: connection)
             Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
         } catch {
             Log.error("could not load configuration", ["error": .string(error.description)])
