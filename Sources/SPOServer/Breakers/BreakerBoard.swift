@@ -13,7 +13,10 @@ import SPOPostgres
 /// worker of every host within a poll interval (`refresh(from:)`). When the control database
 /// cannot be written, a worker still acts on what it saw, alone, until it can.
 public final class BreakerBoard {
-    private var breakers: [String: CircuitBreaker] = [:]
+    /// By connection: the ticket of a call while its breaker is closed, which holds the breaker.
+    /// Such a ticket carries no state of its own, so one per breaker serves every call: the
+    /// request path allocates nothing.
+    private var calls: [String: BreakerTicket] = [:]
     /// Where the shared state lives; nil: this worker's breakers are its own (tests, tools).
     var control: ControlDatabase?
     /// Who makes transitions, as `changed_by` records it.
@@ -29,17 +32,17 @@ public final class BreakerBoard {
     /// `/api/stats` and the admin page (each worker's copy is the pool's within a poll interval).
     public var snapshots: [BreakerSnapshot] {
         let now = ContinuousClock.now
-        return breakers.keys.sorted().map { breakers[$0]!.snapshot(at: now) }
+        return calls.keys.sorted().map { calls[$0]!.breaker.snapshot(at: now) }
     }
 
     /// Follows a configuration snapshot: a breaker per connection, with its settings.
     public func configure(_ configuration: Configuration) {
-        for name in breakers.keys where configuration.connections[name] == nil { breakers[name] = nil }
+        for name in calls.keys where configuration.connections[name] == nil { calls[name] = nil }
         for (name, definition) in configuration.connections {
-            if let breaker = breakers[name] {
-                breaker.configure(definition.breaker)
+            if let call = calls[name] {
+                call.breaker.configure(definition.breaker)
             } else {
-                breakers[name] = CircuitBreaker(connection: name, settings: definition.breaker)
+                calls[name] = BreakerTicket(CircuitBreaker(connection: name, settings: definition.breaker), .call)
             }
         }
     }
@@ -58,7 +61,8 @@ public final class BreakerBoard {
     func adopt(_ rows: [BreakerSnapshot], replacingAll: Bool = false) {
         let now = ContinuousClock.now
         let byName = Dictionary(rows.map { ($0.connection, $0) }, uniquingKeysWith: { $1 })
-        for (name, breaker) in breakers {
+        for (name, call) in calls {
+            let breaker = call.breaker
             if let row = byName[name] {
                 breaker.adopt(row, at: now)
             } else if replacingAll, breaker.generation != 0 || breaker.state != .closed {
@@ -78,10 +82,11 @@ public final class BreakerBoard {
     /// Lets a call to `connection` through, or refuses it. Nil: no breaker (an unknown connection,
     /// which fails on its own). A probe claims a pool-wide slot leased for `leaseMilliseconds`.
     public func admit(_ connection: String, leaseMilliseconds: Int) throws(CircuitOpen) -> BreakerTicket? {
-        guard let breaker = breakers[connection] else { return nil }
+        guard let call = calls[connection] else { return nil }
+        let breaker = call.breaker
         switch breaker.admission(at: .now) {
         case .call:
-            return BreakerTicket(breaker, .call)
+            return call
         case .refuse(let retryAfter):
             throw CircuitOpen(
                 connection: connection, state: breaker.state,
@@ -101,7 +106,7 @@ public final class BreakerBoard {
         switch ticket.kind {
         case .call:
             if breaker.record(failure: failure) { open(breaker) }
-            return breaker.state == .closed
+            return breaker.state == .closed || !breaker.settings.enabled
         case .probe(_, let generation):
             guard let counted else { return true }
             ticket.failed = true
@@ -166,7 +171,7 @@ public final class BreakerBoard {
         }) {
             adopt(rows, replacingAll: true)
         }
-        if breaker.state == .closed { return BreakerTicket(breaker, .call) }
+        if breaker.state == .closed, let call = calls[breaker.connection] { return call }
         if case .refuse(let retryAfter) = breaker.admission(at: .now) {
             throw CircuitOpen(
                 connection: breaker.connection, state: breaker.state, retryAfterSeconds: Self.wholeSeconds(retryAfter))

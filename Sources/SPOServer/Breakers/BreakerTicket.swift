@@ -15,7 +15,8 @@ public final class BreakerTicket {
 
     let breaker: CircuitBreaker
     let kind: Kind
-    /// Set once an attempt failed against the database (a probe has then reopened the breaker).
+    /// Set once a probe's attempt failed against the database (it has then reopened the breaker);
+    /// never set on a call's ticket, which every call of a closed breaker shares.
     var failed = false
 
     init(_ breaker: CircuitBreaker, _ kind: Kind) {

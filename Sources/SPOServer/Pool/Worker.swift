@@ -49,6 +49,8 @@ public final class Worker {
             try connection.execute("LISTEN \(BreakerStore.channel)")
             try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
             self?.reload(from: connection)
+            // Breaker transitions announced while this worker was not listening are in the table.
+            self?.handler?.refreshBreakers(from: connection)
         }
         let request = FastCGIRequest()
         Log.info(
@@ -231,8 +233,6 @@ public final class Worker {
                 }
                 self.handler = handler
             }
-            // Transitions announced while this worker was not listening are in the table.
-            handler?.refreshBreakers(from: connection)
             Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
         } catch {
             Log.error("could not load configuration", ["error": .string(error.description)])

@@ -9,7 +9,7 @@ import Testing
 /// Circuit breakers against a real target cluster that is stopped and started again: failures
 /// open it, refused calls touch no database, probes close or reopen it, business errors never
 /// count, the state is shared through the control database, and an admin can reset it.
-@Suite(.serialized) struct CircuitBreakerTests {
+@Suite(.serialized) struct BreakerTests {
     /// A fixture with a connection `remote` to a database of the target cluster, and two
     /// services on it: `remote_answer` (returns 42) and `remote_refuse` (raises P0001).
     struct Remote {
