@@ -258,7 +258,7 @@ import Testing
         #expect(reply.status == 200, "\(reply.text)")
         #expect(names(reply) == ["demo", "vault"])
         for item in reply.json["items"]?.arrayValue ?? [] {
-            #expect(keys(item) == ["name", "conninfo", "password_from", "description"])
+            #expect(keys(item) == ["name", "conninfo", "password_from", "description", "breaker", "breaker_state"])
         }
         #expect(!reply.text.contains(secret))
         #expect(!reply.text.lowercased().contains("password="))
@@ -307,12 +307,12 @@ import Testing
         let items = try #require(reply.json["items"]?.arrayValue)
         #expect(items.map { $0["connection"]?.stringValue } == ["demo", "gone"])
         let demo = items[0]
-        #expect(keys(demo) == ["connection", "reachable", "latency_ms"])
+        #expect(keys(demo) == ["connection", "reachable", "latency_ms", "breaker_state"])
         #expect(demo["reachable"] == .bool(true))
         let latency = try #require(demo["latency_ms"]?.doubleValue)
         #expect(latency >= 0 && latency < 2000)
         let gone = items[1]
-        #expect(keys(gone) == ["connection", "reachable", "error"])
+        #expect(keys(gone) == ["connection", "reachable", "error", "breaker_state"])
         #expect(gone["reachable"] == .bool(false))
         #expect(gone["error"]?.stringValue?.isEmpty == false)
         // Asked again: the reachable one is reused, the broken one tried afresh.

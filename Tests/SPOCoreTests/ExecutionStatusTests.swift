@@ -1,13 +1,14 @@
+import Foundation
 import SPOPostgres
 import Testing
 
 @testable import SPOCore
 
 @Suite struct ExecutionStatusTests {
-    /// The control schema's CHECK on `service_execution.status` admits exactly the enum's cases.
+    /// The latest CHECK on `service_execution.status` admits exactly the enum's cases.
     @Test func theEnumIsWhatTheTableAdmits() throws {
-        let sql = Migration.controlSchema.sql
-        let check = try #require(sql.range(of: "CHECK (status IN ("))
+        let sql = try #require(Migration.all.last { $0.sql.contains("CHECK (status IN (") }?.sql)
+        let check = try #require(sql.range(of: "CHECK (status IN (", options: .backwards))
         let list = sql[check.upperBound...].prefix { $0 != ")" }
         let admitted = list.split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["'"])
@@ -22,10 +23,11 @@ import Testing
         #expect(ExecutionStatus(answering: APIError(.unsupportedMediaType, "x")) == .rejected)
         #expect(ExecutionStatus(answering: APIError(.spExecutionFailed, "x")) == .failed)
         #expect(ExecutionStatus(answering: APIError(.dbConnectionFailed, "x")) == .failed)
+        #expect(ExecutionStatus(answering: APIError(.circuitOpen, "x")) == .circuitOpen)
     }
 
     @Test func onlyWhatMayNotHaveDoneItsWorkIsReprocessedWithoutForce() {
-        #expect(ExecutionStatus.allCases.filter(\.isReprocessable) == [.failed, .timeout, .interrupted])
+        #expect(ExecutionStatus.allCases.filter(\.isReprocessable) == [.failed, .timeout, .interrupted, .circuitOpen])
     }
 
     @Test func attemptOutcomesFollowTheErrorKind() {

@@ -418,7 +418,9 @@ private let fullService = """
         let document = ServiceDocument.document(for: connection)
         #expect(
             document.serialized()
-                == #"{"name":"demo","conninfo":"host=db dbname=demo","password_from":"env:DEMO_PASSWORD","description":""}"#
+                == #"{"name":"demo","conninfo":"host=db dbname=demo","password_from":"env:DEMO_PASSWORD","description":"""#
+                + #","breaker":{"enabled":true,"failure_rate_threshold":50,"window_calls":20,"minimum_calls":10"#
+                + #","open_ms":30000,"half_open_probes":3}}"#
         )
         #expect(document["password"] == nil)
         // It reads back as the same connection.

@@ -84,7 +84,8 @@ def test_services(spo):
 def test_connections_and_retry_policies(spo):
     connections = ok(get(spo, "/api/connections"))["items"]
     demo = next(c for c in connections if c["name"] == "demo")
-    assert set(demo) == {"name", "conninfo", "password_from", "description"}
+    assert set(demo) == {"name", "conninfo", "password_from", "description", "breaker", "breaker_state"}
+    assert demo["breaker"]["failure_rate_threshold"] == 50 and demo["breaker_state"]["state"] == "closed"
     assert "dbname=" in demo["conninfo"]
     assert ok(get(spo, "/api/connections/demo")) == demo
     for connection in connections:

@@ -168,11 +168,17 @@ public struct ConnectionDefinition: Sendable, Equatable {
     public var conninfo: String
     public var passwordFrom: String?
     public var description: String
+    /// When calls to it are refused for a while: its circuit breaker's settings.
+    public var breaker = BreakerSettings()
 
-    public init(name: String, conninfo: String, passwordFrom: String? = nil, description: String = "") {
+    public init(
+        name: String, conninfo: String, passwordFrom: String? = nil, description: String = "",
+        breaker: BreakerSettings = BreakerSettings()
+    ) {
         self.name = name
         self.conninfo = conninfo
         self.passwordFrom = passwordFrom
         self.description = description
+        self.breaker = breaker
     }
 }

@@ -135,10 +135,17 @@ public enum ServiceDocument {
         if let passwordFrom, !(passwordFrom.hasPrefix("env:") || passwordFrom.hasPrefix("file:")) {
             reader.problem("password_from", "must be env:NAME or file:/path")
         }
-        let definition = ConnectionDefinition(
+        var definition = ConnectionDefinition(
             name: name, conninfo: conninfo, passwordFrom: passwordFrom,
             description: reader.string("description", default: "") ?? "")
-        try reader.finish(allowed: ["name", "conninfo", "password_from", "description"])
+        if let breaker = value["breaker"], breaker != .null {
+            switch BreakerSettings.read(breaker) {
+            case .success(let settings): definition.breaker = settings
+            case .failure(let error): for found in error.problems { reader.problem(found.path, found.problem) }
+            }
+        }
+        // breaker_state is what administration adds to a document it answers: ignored.
+        try reader.finish(allowed: ["name", "conninfo", "password_from", "description", "breaker", "breaker_state"])
         return definition
     }
 
@@ -206,7 +213,7 @@ public enum ServiceDocument {
         .object([
             "name": .string(connection.name), "conninfo": .string(connection.conninfo),
             "password_from": connection.passwordFrom.map(JSONValue.string) ?? .null,
-            "description": .string(connection.description),
+            "description": .string(connection.description), "breaker": connection.breaker.document,
         ])
     }
 

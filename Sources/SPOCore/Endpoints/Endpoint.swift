@@ -15,6 +15,7 @@ public final class Endpoint: Sendable {
         case servicesHealth
         case listServices, createService, getService, replaceService, deleteService
         case listConnections, createConnection, getConnection, replaceConnection, deleteConnection
+        case resetBreaker
         case listRetryPolicies, createRetryPolicy, getRetryPolicy, replaceRetryPolicy, deleteRetryPolicy
         case listExecutions, getExecution, reprocessExecution
         case getError

@@ -29,6 +29,14 @@ public enum EndpointTable {
             path: "/api/connections", item: "/api/connections/{name}", schema: "Connection",
             parameter: "ConnectionName", missing: .notFound,
             createNote: "The secret is referenced by password_from, never stored or returned.")
+        + [
+            Endpoint(
+                .resetBreaker, .post, "/api/connections/{name}/breaker/reset", .admin,
+                summary: "Closes the connection's circuit breaker on every worker, whatever its state",
+                parameters: [ref("parameters/ConnectionName")],
+                success: .init(status: 200, description: "Closed", schema: ref("schemas/BreakerState")),
+                errors: [.notFound])
+        ]
         + collection(
             ids: (.listRetryPolicies, .createRetryPolicy, .getRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy),
             path: "/api/retry-policies", item: "/api/retry-policies/{name}", schema: "RetryPolicy",

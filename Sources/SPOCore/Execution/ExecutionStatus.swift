@@ -11,10 +11,14 @@ public enum ExecutionStatus: String, Sendable, CaseIterable {
     case rejected
     /// The worker died mid-execution; the supervisor audited it from the journal.
     case interrupted
+    /// Refused at once: the connection's circuit breaker was open, nothing was sent.
+    case circuitOpen = "circuit_open"
 
     /// What a re-run may follow without `"force": true`: the call did not (or may not have) done
     /// its work.
-    public var isReprocessable: Bool { self == .failed || self == .timeout || self == .interrupted }
+    public var isReprocessable: Bool {
+        self == .failed || self == .timeout || self == .interrupted || self == .circuitOpen
+    }
 
     /// The status of an execution that answered `error` (nil: it succeeded).
     public init(answering error: APIError?) {
@@ -22,6 +26,7 @@ public enum ExecutionStatus: String, Sendable, CaseIterable {
         case nil: self = .succeeded
         case .timeout?: self = .timeout
         case .invalidParameters?, .unsupportedMediaType?: self = .rejected
+        case .circuitOpen?: self = .circuitOpen
         default: self = .failed
         }
     }

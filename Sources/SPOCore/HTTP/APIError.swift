@@ -25,13 +25,16 @@ public struct APIError: Error, Sendable {
         /// Neither the control database nor the local audit spool can record an execution, so it
         /// is not run: nothing happens unaudited.
         case auditUnavailable = "AUDIT_UNAVAILABLE"
+        /// The service's connection has an open circuit breaker: refused at once, nothing sent to
+        /// the database; `Retry-After` says when probes may start.
+        case circuitOpen = "CIRCUIT_OPEN"
 
         public var httpStatus: Int {
             switch self {
             case .invalidParameters: 400
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
-            case .dbConnectionFailed, .auditUnavailable: 503
+            case .dbConnectionFailed, .auditUnavailable, .circuitOpen: 503
             case .timeout: 504
             case .unauthorized: 401
             case .forbidden: 403

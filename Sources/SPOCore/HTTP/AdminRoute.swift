@@ -33,7 +33,8 @@ public enum AdminRoute: Equatable, Sendable {
         case .getExecution: self = .execution(argument)
         case .getError: self = .error(argument)
         case .servicesHealth: self = .healthOfServices
-        case .executeService, .executeEnvelope, .health, .openAPIDocument, .reprocessExecution, .metrics, .stats:
+        case .executeService, .executeEnvelope, .health, .openAPIDocument, .reprocessExecution, .metrics, .stats,
+            .resetBreaker:
             preconditionFailure("\(id) is not an administration resource")
         }
     }

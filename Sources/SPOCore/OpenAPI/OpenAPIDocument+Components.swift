@@ -263,8 +263,11 @@ extension OpenAPIDocument {
                             "string", "Where the secret comes from: env:NAME or file:/path", nullable: true,
                             extra: [.init("pattern", .string("^(env|file):.+"))])),
                     .init("description", typed("string", extra: [.init("default", .string(""))])),
+                    .init("breaker", breakerSettings),
+                    .init("breaker_state", ref("schemas/BreakerState")),
                 ], required: ["name", "conninfo"], closed: true,
-                description: "A target database; never carries a secret"),
+                description: "A target database; never carries a secret. breaker_state is answered, ignored when sent"),
+            "BreakerState": breakerState,
             "RetryPolicy": object(
                 [
                     .init("name", name("The name services refer to")),
@@ -317,10 +320,63 @@ extension OpenAPIDocument {
                                         .init("reachable", typed("boolean")),
                                         .init("latency_ms", typed("number", nullable: true)),
                                         .init("error", typed("string", "Why it is unreachable")),
+                                        .init("breaker_state", ref("schemas/BreakerState")),
                                     ]))
                             ]))
-                ], description: "Each connection's reachability and latency"),
+                ], description: "Each connection's reachability, latency and circuit breaker"),
         ])
+
+        /// A connection's `breaker` member: every field optional, with its default.
+        private static let breakerSettings: JSONValue = object(
+            [
+                .init(
+                    "enabled",
+                    typed("boolean", "False: calls are never refused", extra: [.init("default", .bool(true))])),
+                .init(
+                    "failure_rate_threshold",
+                    integer(
+                        "Percentage of infrastructure failures in the window that opens the breaker",
+                        BreakerSettings.thresholdRange, default: BreakerSettings().failureRateThreshold)),
+                .init(
+                    "window_calls",
+                    integer(
+                        "The latest calls (attempts) the failure rate is computed over, per worker",
+                        BreakerSettings.windowRange, default: BreakerSettings().windowCalls)),
+                .init(
+                    "minimum_calls",
+                    integer(
+                        "Calls the window must hold before the rate counts (at most window_calls)",
+                        BreakerSettings.windowRange, default: BreakerSettings().minimumCalls)),
+                .init(
+                    "open_ms",
+                    integer(
+                        "How long calls are refused before probes test the database", BreakerSettings.openRange,
+                        default: BreakerSettings().openMilliseconds)),
+                .init(
+                    "half_open_probes",
+                    integer(
+                        "Probe calls at once, pool-wide, while half-open; that many successes close it",
+                        BreakerSettings.probesRange, default: BreakerSettings().halfOpenProbes)),
+            ], closed: true,
+            description: "The circuit breaker: only infrastructure failures count (connection, timeout, SQLSTATE 08/57)"
+        )
+
+        /// A connection's breaker as the pool shares it.
+        private static let breakerState: JSONValue = object(
+            [
+                .init("state", stringEnum(BreakerState.allCases.map(\.rawValue))),
+                .init("retry_after_s", typed("integer", "Seconds until probes may be made", nullable: true)),
+                .init("opened_at", typed("string", format: "date-time", nullable: true)),
+                .init("changed_at", typed("string", format: "date-time", nullable: true)),
+                .init("changed_by", typed("string", "The worker, or the admin key that reset it", nullable: true)),
+                .init("reason", typed("string", nullable: true)),
+                .init("probes_in_flight", typed("integer")),
+                .init("probes_succeeded", typed("integer")),
+            ],
+            required: [
+                "state", "retry_after_s", "opened_at", "changed_at", "changed_by", "reason", "probes_in_flight",
+                "probes_succeeded",
+            ], description: "A circuit breaker's shared state; read-only")
 
         // MARK: Responses
 
@@ -342,6 +398,7 @@ extension OpenAPIDocument {
             case .internalError: "InternalError"
             case .poolUnavailable: "PoolUnavailable"
             case .auditUnavailable: "AuditUnavailable"
+            case .circuitOpen: "CircuitOpen"
             }
         }
 
@@ -355,7 +412,8 @@ extension OpenAPIDocument {
             case .spExecutionFailed: "The procedure raised an error; details carry its SQLSTATE and message"
             case .dbConnectionFailed:
                 "The target database is unreachable (after the retry policy); or, with code AUDIT_UNAVAILABLE, the "
-                    + "execution could not be audited and was not run"
+                    + "execution could not be audited and was not run; or, with code CIRCUIT_OPEN, the connection's "
+                    + "circuit breaker is open: nothing was sent, Retry-After says when probes may test it again"
             case .timeout: "The service's timeout passed; the statement was cancelled in the database"
             case .unauthorized: "Missing or invalid credentials"
             case .forbidden: "The credentials lack the role or grant"
@@ -368,6 +426,9 @@ extension OpenAPIDocument {
             case .auditUnavailable:
                 "Neither the control database nor the worker's audit spool can record the execution, so it was "
                     + "not run; reference is null"
+            case .circuitOpen:
+                "The circuit breaker of the service's connection is open: nothing was sent to the database; "
+                    + "Retry-After says in how many seconds probes may test it again"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"
@@ -381,10 +442,13 @@ extension OpenAPIDocument {
                     responseName(code),
                     .object([
                         "description": .string("\(code.rawValue): \(meaning(code))"),
-                        "headers": .object([
-                            "X-Correlation-ID": ref("headers/X-Correlation-ID"),
-                            "X-Execution-ID": ref("headers/X-Execution-ID"),
-                        ]),
+                        "headers": .object(
+                            [
+                                .init("X-Correlation-ID", ref("headers/X-Correlation-ID")),
+                                .init("X-Execution-ID", ref("headers/X-Execution-ID")),
+                            ]
+                                + (code == .circuitOpen || code == .dbConnectionFailed
+                                    ? [.init("Retry-After", ref("headers/Retry-After"))] : [])),
                         "content": .object([
                             "application/json": .object([
                                 "schema": ref("schemas/Error"),
@@ -441,6 +505,10 @@ extension OpenAPIDocument {
             "X-Correlation-ID": .object([
                 "description": .string("The client's correlation id, or the one generated for the request"),
                 "schema": typed("string"),
+            ]),
+            "Retry-After": .object([
+                "description": .string("Seconds until the circuit breaker lets probe calls through"),
+                "schema": typed("integer", extra: [.init("minimum", .number(1))]),
             ]),
         ])
     }

@@ -195,19 +195,27 @@ public struct ConfigurationImporter {
     public static func upsert(_ connection: ConnectionDefinition, on control: PGConnection) throws(PGError) {
         try control.execute(
             """
-            INSERT INTO spo.connection (name, conninfo, password_from, description) VALUES ($1, $2, $3, $4)
+            INSERT INTO spo.connection (name, conninfo, password_from, description, \(BreakerStore.settingsColumns))
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (name) DO UPDATE SET conninfo = EXCLUDED.conninfo, password_from = EXCLUDED.password_from,
-                description = EXCLUDED.description, updated_at = now()
-            """, [connection.name, connection.conninfo, connection.passwordFrom, connection.description])
+                description = EXCLUDED.description, \(BreakerStore.settingsUpdate), updated_at = now()
+            """, connectionValues(connection))
     }
 
     /// Inserts a new connection; `WriteConflict.exists` when the name is taken.
     public static func insert(_ connection: ConnectionDefinition, on control: PGConnection) throws {
         try refusingDuplicate("connection", connection.name) { () throws(PGError) in
             try control.execute(
-                "INSERT INTO spo.connection (name, conninfo, password_from, description) VALUES ($1, $2, $3, $4)",
-                [connection.name, connection.conninfo, connection.passwordFrom, connection.description])
+                """
+                INSERT INTO spo.connection (name, conninfo, password_from, description, \(BreakerStore.settingsColumns))
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                """, connectionValues(connection))
         }
+    }
+
+    private static func connectionValues(_ connection: ConnectionDefinition) -> [String?] {
+        [connection.name, connection.conninfo, connection.passwordFrom, connection.description]
+            + BreakerStore.values(connection.breaker)
     }
 
     public static func upsert(_ policy: RetryPolicy, on control: PGConnection) throws(PGError) {

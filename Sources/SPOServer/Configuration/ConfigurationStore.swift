@@ -33,12 +33,14 @@ public enum ConfigurationStore {
     {
         var configuration = Configuration()
         let connections = try connection.execute(
-            "SELECT name, conninfo, password_from, description FROM spo.connection")
+            """
+            SELECT name, conninfo, password_from, description, \(BreakerStore.settingsColumns) FROM spo.connection
+            """)
         for row in 0..<connections.rowCount {
             let name = connections.value(row, 0) ?? ""
             configuration.connections[name] = ConnectionDefinition(
                 name: name, conninfo: connections.value(row, 1) ?? "", passwordFrom: connections.value(row, 2),
-                description: connections.value(row, 3) ?? "")
+                description: connections.value(row, 3) ?? "", breaker: BreakerStore.settings(connections, row, from: 4))
         }
         let policies = try connection.execute(
             """

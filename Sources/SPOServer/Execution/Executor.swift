@@ -27,6 +27,8 @@ public struct ExecutionOutcome: Sendable {
 /// service's retry policy, within the service's timeout (which covers every attempt and pause).
 public final class Executor {
     let connections: TargetConnections
+    /// The connections' circuit breakers (`executeThroughBreaker`).
+    public let breakers: BreakerBoard
     private var plans: [PlanKey: CallPlan] = [:]
     /// Call plans kept: one per service and set of supplied parameters, so a client choosing
     /// which optional parameters to send could otherwise grow it without end.
@@ -38,8 +40,9 @@ public final class Executor {
         var supplied: [String]
     }
 
-    public init(connections: TargetConnections = TargetConnections()) {
+    public init(connections: TargetConnections = TargetConnections(), breakers: BreakerBoard = BreakerBoard()) {
         self.connections = connections
+        self.breakers = breakers
     }
 
     /// Drops cached plans and connections, after configuration changed.
@@ -48,8 +51,11 @@ public final class Executor {
         connections.closeAll()
     }
 
+    /// With a breaker `ticket`, each attempt's result is counted by the breaker, and no attempt
+    /// follows one after which the breaker is no longer closed.
     public func execute(
-        _ service: ServiceDefinition, parameters: [BoundParameter], configuration: Configuration
+        _ service: ServiceDefinition, parameters: [BoundParameter], configuration: Configuration,
+        ticket: BreakerTicket? = nil
     ) -> ExecutionOutcome {
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(service.timeoutMilliseconds)
@@ -64,8 +70,9 @@ public final class Executor {
                 attempt, plan: plan, values: values, service: service, configuration: configuration,
                 start: start, deadline: deadline)
             attempts.append(record)
+            let admitted = ticket.map { breakers.record($0, result) } ?? true
             let elapsed = milliseconds(start.duration(to: .now))
-            guard case .failure(var error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
+            guard admitted, case .failure(var error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
                 policy.isRetryable(sqlstate: error.sqlstate)
             else {
                 return ExecutionOutcome(result: result, attempts: attempts, durationMilliseconds: elapsed)

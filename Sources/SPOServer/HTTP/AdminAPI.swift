@@ -27,11 +27,13 @@ struct AdminAPI {
                 configuration.services[name], APIError(.serviceNotFound, "no service named \(name)"),
                 Self.document(for:))
         case .connections:
-            return Self.items(configuration.connections, ServiceDocument.document(for:))
+            let states = try breakerStates()
+            return Self.items(configuration.connections) { Self.document(for: $0, states) }
         case .connection(let name):
+            let states = try breakerStates()
             return try Self.one(
-                configuration.connections[name], APIError(.notFound, "no connection named \(name)"),
-                ServiceDocument.document(for:))
+                configuration.connections[name], APIError(.notFound, "no connection named \(name)")
+            ) { Self.document(for: $0, states) }
         case .retryPolicies:
             return Self.items(configuration.retryPolicies, ServiceDocument.document(for:))
         case .retryPolicy(let name):
@@ -45,7 +47,7 @@ struct AdminAPI {
         case .error(let reference):
             return try ExecutionQueries(control: control).error(reference)
         case .healthOfServices:
-            return healthOfConnections()
+            return try healthOfConnections()
         }
     }
 
@@ -70,9 +72,31 @@ struct AdminAPI {
         return .object(members)
     }
 
-    /// Each connection: reachable or not, and how long a round trip took.
-    private func healthOfConnections() -> JSONValue {
+    /// The shared breaker rows by connection (a connection without one is closed).
+    private func breakerStates() throws(APIError) -> [String: BreakerSnapshot] {
+        do throws(PGError) {
+            let rows = try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try BreakerStore.all(on: connection)
+            }
+            return Dictionary(rows.map { ($0.connection, $0) }, uniquingKeysWith: { $1 })
+        } catch {
+            throw AdminWrites.unavailable(error)
+        }
+    }
+
+    /// A connection's document with its breaker's shared state.
+    static func document(for connection: ConnectionDefinition, _ states: [String: BreakerSnapshot]) -> JSONValue {
+        guard case .object(var members) = ServiceDocument.document(for: connection) else { return .null }
+        let state = states[connection.name] ?? BreakerSnapshot(connection: connection.name)
+        members.append(.init("breaker_state", state.document))
+        return .object(members)
+    }
+
+    /// Each connection: reachable or not, how long a round trip took, and its breaker.
+    private func healthOfConnections() throws(APIError) -> JSONValue {
+        let states = try breakerStates()
         let items = configuration.connections.values.sorted { $0.name < $1.name }.map { definition -> JSONValue in
+            let breaker = (states[definition.name] ?? BreakerSnapshot(connection: definition.name)).document
             let start = ContinuousClock.now
             do throws(PGError) {
                 let connection = try targets.connection(for: definition)
@@ -80,12 +104,13 @@ struct AdminAPI {
                 return .object([
                     "connection": .string(definition.name), "reachable": .bool(true),
                     "latency_ms": .number((milliseconds(start.duration(to: .now)) * 1000).rounded() / 1000),
+                    "breaker_state": breaker,
                 ])
             } catch {
                 targets.discard(definition.name)
                 return .object([
                     "connection": .string(definition.name), "reachable": .bool(false),
-                    "error": .string(error.message),
+                    "error": .string(error.message), "breaker_state": breaker,
                 ])
             }
         }

@@ -37,7 +37,16 @@ public final class RequestHandler {
         self.control = control
         self.executor = executor
         adminTargets = TargetConnections(timeout: control.timeout, checksBeforeUse: true)
+        executor.breakers.control = control
+        executor.breakers.configure(configuration)
     }
+
+    /// The connections' circuit breakers as this worker sees them (for metrics and statistics).
+    public var breakers: BreakerBoard { executor.breakers }
+
+    /// Adopts the shared breaker states, after a transition was announced or the control
+    /// connection was reopened.
+    public func refreshBreakers(from control: PGConnection) { executor.breakers.refresh(from: control) }
 
     /// The sockets of the target connections kept between requests, for the worker to watch
     /// while idle: a database that restarts closes them, and noticing it then means the next
@@ -56,6 +65,7 @@ public final class RequestHandler {
         validators.removeAll()
         verifiedKeys.removeAll()
         executor.configurationChanged()
+        executor.breakers.configure(configuration)
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -120,6 +130,8 @@ public final class RequestHandler {
             return .json(200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration))
         case .reprocessExecution:
             return reprocess(arguments[0], body: request.body, context)
+        case .resetBreaker:
+            return resetBreaker(arguments[0], context)
         case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
             .getRetryPolicy, .listExecutions, .getExecution, .getError:
             return administer(AdminRoute(id, arguments), query: request.query, context)
@@ -239,6 +251,16 @@ public final class RequestHandler {
         }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
         RequestScope.current?.identify(executionID: executionID, service: service.name)
+        // An open breaker refuses before anything is noted or sent (one look-up while closed).
+        let ticket: BreakerTicket?
+        do throws(CircuitOpen) {
+            ticket = try executor.breakers.admit(service)
+        } catch {
+            return finish(
+                service, parameters: effective, outcome: nil, error: error.error(service: service.name), context,
+                executionID: executionID, reprocessOf: reprocessOf,
+                extraHeaders: [("Retry-After", String(error.retryAfterSeconds))])
+        }
         journal?.begin(
             .object([
                 "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
@@ -247,7 +269,8 @@ public final class RequestHandler {
                 "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
             ]))
         defer { journal?.end() }
-        let outcome = executor.execute(service, parameters: bound, configuration: configuration)
+        let outcome = executor.execute(service, parameters: bound, configuration: configuration, ticket: ticket)
+        if let ticket { executor.breakers.settle(ticket) }
         let error = outcome.result.failure.map {
             APIError.executionFailed(
                 $0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds,
@@ -319,10 +342,33 @@ public final class RequestHandler {
         }
     }
 
+    /// `POST /api/connections/{name}/breaker/reset`: closes the breaker in the shared table (every
+    /// worker follows its notification) and on this worker at once.
+    private func resetBreaker(_ name: String, _ context: RequestContext) -> HTTPResponse {
+        let reset: BreakerSnapshot?
+        do throws(PGError) {
+            reset = try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try BreakerStore.reset(name, by: context.user, on: connection)
+            }
+        } catch {
+            return fail(AdminWrites.unavailable(error), context)
+        }
+        guard let reset else { return fail(APIError(.notFound, "no connection named \(name)"), context) }
+        executor.breakers.adopt([reset])
+        Log.info(
+            "circuit breaker reset",
+            [
+                "connection": .string(name), "user": .string(context.user),
+                "correlation_id": .string(context.correlationID),
+            ])
+        return .json(200, reset.document, headers: context.headers)
+    }
+
     /// Audits an execution of an existing service and builds its response.
     private func finish(
         _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
-        _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil
+        _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil,
+        extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
         observed = (service.name, outcome?.attempts.count ?? 0)
         let reference = error.map { _ in RandomID.uuid() }
@@ -337,7 +383,7 @@ public final class RequestHandler {
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
         guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
-        let headers = context.headers + [("X-Execution-ID", executionID)]
+        let headers = context.headers + [("X-Execution-ID", executionID)] + extraHeaders
         Log.debug(
             "execution finished",
             [

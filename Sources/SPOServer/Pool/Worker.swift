@@ -58,8 +58,11 @@ public final class Worker {
         let auditCommit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")
+            try connection.execute("LISTEN \(BreakerStore.channel)")
             try connection.execute("SET synchronous_commit = \(auditCommit.synchronousCommit)")
             self?.reload(from: connection)
+            // Breaker transitions announced while this worker was not listening are in the table.
+            self?.handler?.refreshBreakers(from: connection)
         }
         let request = FastCGIRequest()
         Log.info(
@@ -202,7 +205,12 @@ public final class Worker {
         }
         do {
             let connection = try control.open()
-            if !connection.notifications(readingSocket: readingSocket).isEmpty { reload(from: connection) }
+            let channels = Set(connection.notifications(readingSocket: readingSocket).map(\.channel))
+            if channels.contains(ConfigurationStore.channel) {
+                reload(from: connection)
+            } else if channels.contains(BreakerStore.channel) {
+                handler?.refreshBreakers(from: connection)
+            }
             replaySpool(on: connection)
         } catch {
             Log.warning("control database unreachable; retrying", ["error": .string(error.description)])
