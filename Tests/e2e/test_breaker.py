@@ -150,6 +150,10 @@ def test_one_workers_failures_open_the_breaker_on_every_worker(pool, target, rem
     document = requests.get(pool.url(f"/api/connections/{connection}"), timeout=30).json()
     assert document["breaker_state"]["state"] == "open"
     assert document["breaker"]["open_ms"] == 4000
+    # And to monitoring: /metrics (no key, a local address) says which state it is in.
+    metrics = requests.get(pool.url("/metrics"), timeout=30, headers={"Authorization": None}).text
+    assert f'spo_breaker_state{{connection="{connection}",state="open"}} 1' in metrics, metrics
+    assert f'spo_breaker_state{{connection="{connection}",state="closed"}} 0' in metrics
 
     # Back up: after the open duration a probe closes it, and every worker follows.
     target.start()

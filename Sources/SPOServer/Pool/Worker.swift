@@ -55,6 +55,7 @@ public final class Worker {
         Log.component = "worker"
         signals.block()
         SignalSet.ignoreBrokenPipes()
+        MetricSources.register(BreakerMetrics.families)
         let auditCommit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")
