@@ -21,7 +21,7 @@ public enum ExecutionStatus: String, Sendable, CaseIterable {
         switch error?.code {
         case nil: self = .succeeded
         case .timeout?: self = .timeout
-        case .invalidParameters?, .unsupportedMediaType?: self = .rejected
+        case .invalidParameters?, .unsupportedMediaType?, .idempotencyKeyInvalid?: self = .rejected
         default: self = .failed
         }
     }

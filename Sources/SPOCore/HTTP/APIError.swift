@@ -25,10 +25,18 @@ public struct APIError: Error, Sendable {
         /// Neither the control database nor the local audit spool can record an execution, so it
         /// is not run: nothing happens unaudited.
         case auditUnavailable = "AUDIT_UNAVAILABLE"
+        /// The `Idempotency-Key` header is malformed, or missing where the service requires one.
+        case idempotencyKeyInvalid = "IDEMPOTENCY_KEY_INVALID"
+        /// The key was used before with other parameters (or another service): nothing was run.
+        case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
+        /// The first request with this key is still running: try again later (`Retry-After`).
+        case idempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
 
         public var httpStatus: Int {
             switch self {
-            case .invalidParameters: 400
+            case .invalidParameters, .idempotencyKeyInvalid: 400
+            case .idempotencyKeyMismatch: 422
+            case .idempotencyKeyInUse: 409
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
             case .dbConnectionFailed, .auditUnavailable: 503

@@ -342,6 +342,9 @@ extension OpenAPIDocument {
             case .internalError: "InternalError"
             case .poolUnavailable: "PoolUnavailable"
             case .auditUnavailable: "AuditUnavailable"
+            case .idempotencyKeyInvalid: "IdempotencyKeyInvalid"
+            case .idempotencyKeyMismatch: "IdempotencyKeyMismatch"
+            case .idempotencyKeyInUse: "IdempotencyKeyInUse"
             }
         }
 
@@ -368,6 +371,13 @@ extension OpenAPIDocument {
             case .auditUnavailable:
                 "Neither the control database nor the worker's audit spool can record the execution, so it was "
                     + "not run; reference is null"
+            case .idempotencyKeyInvalid:
+                "The Idempotency-Key header is not a token of letters, digits and -_.: (at most 128), or the service "
+                    + "requires one and none was sent; nothing was run"
+            case .idempotencyKeyMismatch:
+                "The Idempotency-Key was used before with other parameters or another service; nothing was run"
+            case .idempotencyKeyInUse:
+                "The first request with this Idempotency-Key is still running; try again after Retry-After seconds"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"
@@ -411,7 +421,7 @@ extension OpenAPIDocument {
                 "X-Correlation-ID",
                 "Ties the request to the client's own logs; echoed back. One that is not a token of letters, digits and "
                     + "-_.: (at most 128) is replaced by a new id."),
-            "IdempotencyKey": header("Idempotency-Key", "Recorded with the execution"),
+            "IdempotencyKey": header("Idempotency-Key", idempotencyKeyDescription),
             "ServiceName": path("name", "The service's name", name("The service's name")),
             "ConnectionName": path("name", "The connection's name", name("The connection's name")),
             "RetryPolicyName": path("name", "The retry policy's name", name("The retry policy's name")),
@@ -419,9 +429,18 @@ extension OpenAPIDocument {
             "ErrorReference": path("reference", "The error's reference", typed("string", format: "uuid")),
         ])
 
-        private static func header(_ name: String, _ description: String) -> JSONValue {
+        /// What the `Idempotency-Key` header does, for its parameter's description.
+        static let idempotencyKeyDescription =
+            "Makes the call safe to repeat: the first request with a key runs, a repeat with the same parameters "
+            + "answers the stored status and body without running again (Idempotent-Replayed: true), the same key "
+            + "with other parameters answers 422 and a repeat while the first runs 409. Scoped to the API key; kept "
+            + "for the service's idempotency_ttl_s (24 h by default). Letters, digits and -_.: (at most 128); "
+            + "anything else answers 400."
+
+        /// The `Idempotency-Key` header, required on the paths of services that require one.
+        static func header(_ name: String, _ description: String, required: Bool = false) -> JSONValue {
             .object([
-                "name": .string(name), "in": .string("header"), "required": .bool(false),
+                "name": .string(name), "in": .string("header"), "required": .bool(required),
                 "description": .string(description), "schema": token,
             ])
         }
@@ -441,6 +460,14 @@ extension OpenAPIDocument {
             "X-Correlation-ID": .object([
                 "description": .string("The client's correlation id, or the one generated for the request"),
                 "schema": typed("string"),
+            ]),
+            "Idempotent-Replayed": .object([
+                "description": .string(
+                    "true when the answer is the stored one of an earlier request with the same Idempotency-Key"),
+                "schema": typed("string", extra: [.init("enum", .array([.string("true")]))]),
+            ]),
+            "Retry-After": .object([
+                "description": .string("Seconds to wait before trying again"), "schema": typed("integer"),
             ]),
         ])
     }

@@ -38,6 +38,10 @@ public struct AuditLog {
         case executionWithError = "execution_error"
         /// An error that belongs to no execution (unknown service, bad route).
         case error
+        /// `execution`, completing the `Idempotency-Key` it held.
+        case executionKeyed = "execution_keyed"
+        /// `executionWithError`, completing the `Idempotency-Key` it held.
+        case executionWithErrorKeyed = "execution_error_keyed"
 
         /// The prepared statement's name; it changes when the SQL does.
         func name(tolerant: Bool) -> String {
@@ -48,6 +52,10 @@ public struct AuditLog {
             case (.execution, true): "spo_audit_execution_replay_v3"
             case (.executionWithError, true): "spo_audit_execution_error_replay_v3"
             case (.error, true): "spo_audit_error_replay_v3"
+            case (.executionKeyed, false): "spo_audit_execution_keyed_v1"
+            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v1"
+            case (.executionKeyed, true): "spo_audit_execution_keyed_replay_v1"
+            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v1"
             }
         }
 
@@ -60,6 +68,10 @@ public struct AuditLog {
             case (.execution, true): Statement.executionReplaySQL
             case (.executionWithError, true): Statement.executionWithErrorReplaySQL
             case (.error, true): Statement.errorReplaySQL
+            case (.executionKeyed, false): Statement.executionKeyedSQL
+            case (.executionWithErrorKeyed, false): Statement.executionWithErrorKeyedSQL
+            case (.executionKeyed, true): Statement.executionKeyedReplaySQL
+            case (.executionWithErrorKeyed, true): Statement.executionWithErrorKeyedReplaySQL
             }
         }
 
@@ -69,6 +81,27 @@ public struct AuditLog {
         private static let executionWithErrorReplaySQL = executionWithError(tolerant: true)
         private static let errorSQL = error(tolerant: false)
         private static let errorReplaySQL = error(tolerant: true)
+        // The keyed forms put the key's completion before the plain statements, as CTEs: their
+        // values follow the plain statement's (15 and 20 of them).
+        private static let executionKeyedSQL = "WITH \(completion(from: 16)) " + executionSQL
+        private static let executionKeyedReplaySQL = "WITH \(completion(from: 16)) " + executionReplaySQL
+        private static let executionWithErrorKeyedSQL =
+            "WITH \(completion(from: 21)), " + executionWithErrorSQL.dropFirst("WITH ".count)
+        private static let executionWithErrorKeyedReplaySQL =
+            "WITH \(completion(from: 21)), " + executionWithErrorReplaySQL.dropFirst("WITH ".count)
+
+        /// Keeps the answer of execution `$1` under its key (body, headers, scope and key from
+        /// parameter `first` on; the status is the execution's, `$6`), or — with no body — deletes
+        /// the key's row. Only the claim of this very execution is touched: a key taken over since
+        /// (its worker was presumed dead) belongs to another execution now.
+        private static func completion(from first: Int) -> String {
+            let (body, headers) = ("$\(first)::text", "$\(first + 1)::jsonb")
+            let own = "scope = $\(first + 2) AND key = $\(first + 3) AND execution_id = $1::uuid"
+            return "spo_key_kept AS (UPDATE spo.idempotency_key SET state = 'completed', http_status = $6::int, "
+                + "response_body = \(body), response_headers = \(headers), locked_until = NULL "
+                + "WHERE \(own) AND \(body) IS NOT NULL), "
+                + "spo_key_released AS (DELETE FROM spo.idempotency_key WHERE \(own) AND \(body) IS NULL)"
+        }
 
         private static func executionWithError(tolerant: Bool) -> String {
             "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20, tolerant: tolerant)) RETURNING id) "
@@ -150,6 +183,11 @@ public struct AuditLog {
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
         ]
+        if let idempotency = record.idempotency {
+            return failure.isEmpty
+                ? (.executionKeyed, values + [finished] + idempotency.values)
+                : (.executionWithErrorKeyed, values + failure + [finished] + idempotency.values)
+        }
         return failure.isEmpty
             ? (.execution, values + [finished]) : (.executionWithError, values + failure + [finished])
     }
