@@ -428,7 +428,8 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
             Set(keys(schema?["properties"]))
                 == [
                     "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "errors", "enabled", "idempotent", "result_shape", "id", "version",
+                    "retry_policy", "errors", "enabled", "idempotent", "idempotency", "idempotency_ttl_s",
+                    "result_shape", "id", "version",
                 ])
         #expect(schema?["additionalProperties"] == .bool(false))
         let parameter = document["components"]?["schemas"]?["ServiceParameter"]

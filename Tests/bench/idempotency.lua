@@ -15,6 +15,8 @@ local sent = 0
 local run = tostring(os.time())
 request = function()
   sent = sent + 1
+  -- wrk.format takes these headers instead of wrk.headers, not beside them.
   local headers = {["Idempotency-Key"] = string.format("bench-%s-%d-%d", run, thread_id or 0, sent)}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
   return wrk.format(nil, path, headers, string.format('{"p_id": %d}', math.random(1, 100000)))
 end

@@ -52,7 +52,10 @@ def idem(spo):
             spo.execute_on(slot, "idem_e2e_slow", {"p_tag": "warm-up"}).status == 200 for slot in spo.workers())
 
     wait_for(known_everywhere, timeout=10, interval=0.1, message="the services on every worker")
-    return spo
+    yield spo
+    # Later files expect the example services only.
+    for name in SERVICES:
+        assert requests.delete(spo.url(f"/api/services/{name}"), timeout=30).status_code == 204
 
 
 def _tag() -> str:

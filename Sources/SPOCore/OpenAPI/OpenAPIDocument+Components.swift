@@ -208,6 +208,22 @@ extension OpenAPIDocument {
                             "boolean", "Running it twice is the same as once: retried even after a lost connection",
                             extra: [.init("default", .bool(false))])),
                     .init(
+                        "idempotency",
+                        typed(
+                            "string", "required: calls without an Idempotency-Key are refused with 400",
+                            extra: [
+                                .init("enum", .array(IdempotencyMode.allCases.map { .string($0.rawValue) })),
+                                .init("default", .string(IdempotencyMode.optional.rawValue)),
+                            ])),
+                    .init(
+                        "idempotency_ttl_s",
+                        typed(
+                            "integer", "How long an Idempotency-Key is kept after its first request, in seconds",
+                            extra: [
+                                .init("minimum", .number(1)), .init("maximum", .number(IdempotencyMode.maxTTLSeconds)),
+                                .init("default", .number(IdempotencyMode.defaultTTLSeconds)),
+                            ])),
+                    .init(
                         "result_shape",
                         typed(
                             "string", "Found in the catalog: decides the shape of data",

@@ -52,10 +52,10 @@ public struct AuditLog {
             case (.execution, true): "spo_audit_execution_replay_v3"
             case (.executionWithError, true): "spo_audit_execution_error_replay_v3"
             case (.error, true): "spo_audit_error_replay_v3"
-            case (.executionKeyed, false): "spo_audit_execution_keyed_v1"
-            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v1"
-            case (.executionKeyed, true): "spo_audit_execution_keyed_replay_v1"
-            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v1"
+            case (.executionKeyed, false): "spo_audit_execution_keyed_v2"
+            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v2"
+            case (.executionKeyed, true): "spo_audit_execution_keyed_replay_v2"
+            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v2"
             }
         }
 
@@ -90,17 +90,24 @@ public struct AuditLog {
         private static let executionWithErrorKeyedReplaySQL =
             "WITH \(completion(from: 21)), " + executionWithErrorReplaySQL.dropFirst("WITH ".count)
 
-        /// Keeps the answer of execution `$1` under its key (body, headers, scope and key from
-        /// parameter `first` on; the status is the execution's, `$6`), or — with no body — deletes
-        /// the key's row. Only the claim of this very execution is touched: a key taken over since
-        /// (its worker was presumed dead) belongs to another execution now.
+        /// Keeps the answer of execution `$1` under its key (body, headers, scope, key,
+        /// fingerprint, service and TTL from parameter `first` on; the status is the execution's,
+        /// `$6`), or — with no body — deletes the key's row. Only the claim of this very execution
+        /// is touched: a key taken over since (its worker was presumed dead) belongs to another
+        /// execution now. An upsert, because the claim is committed without waiting for the disk:
+        /// one a PostgreSQL crash lost is written here with the answer, durably.
         private static func completion(from first: Int) -> String {
-            let (body, headers) = ("$\(first)::text", "$\(first + 1)::jsonb")
-            let own = "scope = $\(first + 2) AND key = $\(first + 3) AND execution_id = $1::uuid"
-            return "spo_key_kept AS (UPDATE spo.idempotency_key SET state = 'completed', http_status = $6::int, "
-                + "response_body = \(body), response_headers = \(headers), locked_until = NULL "
-                + "WHERE \(own) AND \(body) IS NOT NULL), "
-                + "spo_key_released AS (DELETE FROM spo.idempotency_key WHERE \(own) AND \(body) IS NULL)"
+            let p = (first..<first + 7).map { "$\($0)" }
+            let (body, headers, scope, key) = ("\(p[0])::text", "\(p[1])::jsonb", "\(p[2])::text", "\(p[3])::text")
+            return "spo_key_kept AS (INSERT INTO spo.idempotency_key AS k (scope, key, fingerprint, service_name, "
+                + "state, execution_id, http_status, response_body, response_headers, expires_at) "
+                + "SELECT \(scope), \(key), \(p[4])::text, \(p[5])::text, 'completed', $1::uuid, $6::int, \(body), "
+                + "\(headers), now() + make_interval(secs => \(p[6])::int) WHERE \(body) IS NOT NULL "
+                + "ON CONFLICT (scope, key) DO UPDATE SET state = 'completed', http_status = EXCLUDED.http_status, "
+                + "response_body = EXCLUDED.response_body, response_headers = EXCLUDED.response_headers, "
+                + "locked_until = NULL WHERE k.execution_id = EXCLUDED.execution_id), "
+                + "spo_key_released AS (DELETE FROM spo.idempotency_key WHERE scope = \(scope) AND key = \(key) "
+                + "AND execution_id = $1::uuid AND \(body) IS NULL)"
         }
 
         private static func executionWithError(tolerant: Bool) -> String {

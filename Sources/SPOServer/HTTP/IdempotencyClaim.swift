@@ -4,7 +4,10 @@ import SPOPostgres
 
 /// The right to run the call an `Idempotency-Key` names, taken before the run: a row of
 /// `spo.idempotency_key` inserted with `ON CONFLICT DO NOTHING`, so of any number of requests with
-/// one key PostgreSQL lets exactly one insert it. The others read the row in the same statement
+/// one key PostgreSQL lets exactly one insert it. Committed without waiting for the disk (a
+/// connection of its own with `synchronous_commit = off`): visible to every worker at once, and
+/// made durable by the next flushed commit — the audit statement that stores the answer writes
+/// the row again if a PostgreSQL crash lost it; a flush per claim halved a worker's keyed calls. The others read the row in the same statement
 /// and learn what to answer: the stored answer (a replay), 422 (other parameters), 409 (still
 /// running), or — once the claim's lock has passed without an answer (its worker died) — that
 /// they may take it over.
@@ -148,17 +151,31 @@ struct IdempotencyClaim {
 public struct IdempotencyCompletion: Sendable {
     public var scope: String
     public var key: String
+    public var fingerprint: String
+    public var service: String
+    public var ttlSeconds: Int
     /// The answer to keep; nil releases the key.
     public var answer: HTTPResponse?
 
+    /// The completion of `claim`, keeping `answer` (nil: releasing the key).
+    init(_ claim: IdempotencyClaim, answer: HTTPResponse?) {
+        (scope, key, fingerprint, service, ttlSeconds) = (
+            claim.scope, claim.key, claim.fingerprint, claim.service, claim.ttlSeconds
+        )
+        self.answer = answer
+    }
+
     /// The values the keyed audit statements append: body, headers (as a JSON array of pairs,
-    /// without the request's own correlation id), scope and key.
+    /// without the request's own correlation id), scope, key, fingerprint, service and TTL.
     var values: [String?] {
         let headers = answer.map { response in
             JSONValue.array(
                 response.headers.filter { $0.0 != "X-Correlation-ID" }.map { .array([.string($0.0), .string($0.1)]) }
             ).serialized()
         }
-        return [answer.map { String(decoding: $0.body, as: UTF8.self) }, headers, scope, key]
+        return [
+            answer.map { String(decoding: $0.body, as: UTF8.self) }, headers, scope, key, fingerprint, service,
+            String(ttlSeconds),
+        ]
     }
 }

@@ -26,6 +26,15 @@ public final class RequestHandler {
     public var spool: AuditSpool?
     /// When this worker next deletes expired idempotency keys.
     var keySweep = IdempotencyKeySweep()
+    /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
+    /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
+    private lazy var claims: ControlDatabase = {
+        let database = ControlDatabase(conninfo: control.conninfo, timeout: control.timeout)
+        database.onReconnect = { connection throws(PGError) in
+            try connection.execute("SET synchronous_commit = off")
+        }
+        return database
+    }()
 
     /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
@@ -236,7 +245,7 @@ public final class RequestHandler {
             ttlSeconds: service.idempotencyTTLSeconds)
         let decision: IdempotencyClaim.Decision
         do throws(PGError) {
-            decision = try control.withConnection { (connection: PGConnection) throws(PGError) in
+            decision = try claims.withConnection { (connection: PGConnection) throws(PGError) in
                 try claim.take(safeToRepeat: service.isSafeToRepeat, on: connection)
             }
         } catch {
@@ -245,7 +254,7 @@ public final class RequestHandler {
         switch decision {
         case .claimed:
             var holder = context
-            holder.heldKey = (claim.scope, key)
+            holder.heldKey = claim
             return run(service, bound, holder, executionID: claim.executionID)
         case .replay(let answer):
             return HTTPResponse(
@@ -373,9 +382,9 @@ public final class RequestHandler {
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
         let response = answer(service, outcome, error, reference, context, executionID, reprocessOf)
-        if let (scope, key) = context.heldKey {
+        if let claim = context.heldKey {
             record.idempotency = IdempotencyCompletion(
-                scope: scope, key: key, answer: IdempotencyAnswers.keeps(outcome) ? response : nil)
+                claim, answer: IdempotencyAnswers.keeps(outcome) ? response : nil)
         }
         guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
         if let error, error.code != .invalidParameters {
@@ -417,11 +426,11 @@ public final class RequestHandler {
     /// Gives back a key this request claimed but did not run under (nothing to keep), so the client
     /// may use it again. Best effort: a claim left behind stops counting once its lock passes.
     private func releaseHeldKey(_ context: RequestContext, _ executionID: String) {
-        guard let (scope, key) = context.heldKey else { return }
+        guard let claim = context.heldKey else { return }
         _ = try? control.withConnection { (connection: PGConnection) throws(PGError) in
             try connection.execute(
                 "DELETE FROM spo.idempotency_key WHERE scope = $1 AND key = $2 AND execution_id = $3::uuid",
-                [scope, key, executionID])
+                [claim.scope, claim.key, executionID])
         }
     }
 
@@ -557,8 +566,8 @@ struct RequestContext {
     var idempotencyKey: String?
     /// An `Idempotency-Key` header was sent but is not a valid token: refused, never ignored.
     var idempotencyKeyIsMalformed = false
-    /// The key this request claimed (scope, key), once it did: its answer is kept with the audit.
-    var heldKey: (scope: String, key: String)?
+    /// The key this request claimed, once it did: its answer is kept with the audit.
+    var heldKey: IdempotencyClaim?
     var isJSON: Bool
 
     init(_ request: HTTPRequest) {
