@@ -166,7 +166,8 @@ import Testing
             #expect(
                 keys(item) == [
                     "id", "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "enabled", "idempotent", "result_shape", "version",
+                    "retry_policy", "enabled", "idempotent", "idempotency", "idempotency_ttl_s", "result_shape",
+                    "version",
                 ], "\(item.serialized())")
         }
 

@@ -292,11 +292,14 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
             keys(responses) == [
                 "200", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
             ])
+        // Each beside what an Idempotency-Key answers with the same status.
         #expect(
-            responses["422"]?["description"]
-                == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 22"))
+            responses["422"]?["description"]?.stringValue?.hasSuffix(
+                "; or SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 22") == true)
         #expect(
-            responses["409"]?["description"] == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE class 23"))
+            responses["409"]?["description"]?.stringValue?.hasSuffix(
+                "; or SP_EXECUTION_FAILED: the procedure raised SQLSTATE class 23") == true)
+        #expect(responses["409"]?["headers"]?["Retry-After"] != nil, "kept when merged")
         // 403 is both a key's refusal and the procedure's missing privilege.
         let forbidden = responses["403"]?["description"]?.stringValue ?? ""
         #expect(
@@ -316,12 +319,15 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         withOverride.services["strict"] = overridden
         let document = OpenAPIDocument.make(withOverride)
         let responses = try #require(document["paths"]?["/api/services/strict/execute"]?["post"]?["responses"])
-        // 422 is gone: both of its defaults are redirected.
+        // Both defaults of 422 are redirected: it is left to an Idempotency-Key used for another call.
         #expect(
-            keys(responses) == ["200", "400", "401", "403", "404", "409", "413", "415", "500", "502", "503", "504"])
+            keys(responses) == [
+                "200", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
+            ])
+        #expect(responses["422"] == .object(["$ref": .string("#/components/responses/IdempotencyKeyMismatch")]))
         #expect(
-            responses["409"]?["description"]
-                == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 23"))
+            responses["409"]?["description"]?.stringValue?.hasSuffix(
+                "; or SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 23") == true)
         #expect(responses["400"]?["description"]?.stringValue?.hasSuffix("raised SQLSTATE class 22") == true)
         #expect(responses["404"]?["description"]?.stringValue?.hasSuffix("raised SQLSTATE P0002") == true)
         // The envelope can run any service: the union.
@@ -333,11 +339,34 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         #expect(rows.contains("422"))
     }
 
+    @Test func theIdempotencyKeyIsDocumentedAndRequiredWhereTheServiceRequiresIt() throws {
+        let optional = try #require(execute("rows"))
+        #expect(
+            optional["parameters"]?.arrayValue?.contains(
+                .object(["$ref": .string("#/components/parameters/IdempotencyKey")])) == true)
+        var strict = service("strict", .void)
+        strict.idempotency = .required
+        var withStrict = configuration
+        withStrict.services["strict"] = strict
+        let operation = try #require(
+            OpenAPIDocument.make(withStrict)["paths"]?["/api/services/strict/execute"]?["post"])
+        let header = operation["parameters"]?.arrayValue?.first { $0["name"] == .string("Idempotency-Key") }
+        #expect(header?["required"] == .bool(true))
+        #expect(header?["in"] == .string("header"))
+        let responses = try #require(optional["responses"])
+        #expect(responses["200"]?["headers"]?["Idempotent-Replayed"] != nil)
+        #expect(responses["400"]?["description"]?.stringValue?.contains("IDEMPOTENCY_KEY_INVALID") == true)
+        #expect(responses["409"]?["description"]?.stringValue?.hasPrefix("IDEMPOTENCY_KEY_IN_USE: ") == true)
+        #expect(responses["422"]?["description"]?.stringValue?.hasPrefix("IDEMPOTENCY_KEY_MISMATCH: ") == true)
+        let envelope = try #require(document["paths"]?["/api/execute"]?["post"]?["responses"])
+        #expect(envelope["409"]?["headers"]?["Retry-After"] != nil)
+    }
+
     @Test func everyErrorResponseReferencesTheSharedErrorShape() throws {
         let responses = try #require(execute("everything")?["responses"])
         for (status, name) in [
-            ("400", "InvalidParameters"), ("401", "Unauthorized"), ("404", "ServiceNotFound"),
-            ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("502", "ExecutionFailed"),
+            ("401", "Unauthorized"), ("404", "ServiceNotFound"), ("413", "PayloadTooLarge"),
+            ("415", "UnsupportedMediaType"), ("502", "ExecutionFailed"),
             ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ] {
             #expect(responses[status] == .object(["$ref": .string("#/components/responses/\(name)")]))
@@ -399,7 +428,8 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
             Set(keys(schema?["properties"]))
                 == [
                     "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "errors", "enabled", "idempotent", "result_shape", "id", "version",
+                    "retry_policy", "errors", "enabled", "idempotent", "idempotency", "idempotency_ttl_s",
+                    "result_shape", "id", "version",
                 ])
         #expect(schema?["additionalProperties"] == .bool(false))
         let parameter = document["components"]?["schemas"]?["ServiceParameter"]

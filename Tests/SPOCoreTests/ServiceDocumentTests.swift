@@ -89,6 +89,30 @@ private let fullService = """
         #expect(draft.parameters == [])
     }
 
+    @Test func idempotencySettingsAreReadAndChecked() throws {
+        let plain = try ServiceDocument.draft(
+            from: json(#"{"name": "s", "connection": "demo", "procedure": "demo.f"}"#))
+        #expect(plain.idempotency == .optional)
+        #expect(plain.idempotencyTTLSeconds == 86_400)
+        let strict = try ServiceDocument.draft(
+            from: json(
+                #"{"name": "s", "connection": "demo", "procedure": "demo.f", "idempotency": "required", "idempotency_ttl_s": 600}"#
+            ))
+        #expect(strict.idempotency == .required)
+        #expect(strict.idempotencyTTLSeconds == 600)
+        let bad = problems { () throws(ConfigurationError) in
+            try ServiceDocument.draft(
+                from: json(
+                    #"{"name": "s", "connection": "demo", "procedure": "demo.f", "idempotency": "always", "idempotency_ttl_s": 0}"#
+                ))
+        }
+        #expect(
+            bad == [
+                "service.idempotency: must be optional or required",
+                "service.idempotency_ttl_s: must be an integer from 1 to 2592000",
+            ])
+    }
+
     @Test func nullOptionalFieldsMeanTheirDefaults() throws {
         let draft = try ServiceDocument.draft(
             from: json(

@@ -38,10 +38,13 @@ import Testing
     }
 
     /// The request path writes ids it has just made: a plain INSERT, no speculative insertion.
-    /// Replays and recoveries may meet a row already written and must leave it.
+    /// Replays and recoveries may meet a row already written and must leave it. (An
+    /// `Idempotency-Key`'s completion is an upsert of the key's row by design: it writes a claim
+    /// that a crash of PostgreSQL lost again.)
     @Test func onlyReplaysTolerateConflicts() {
         for statement in AuditLog.Statement.allCases {
-            #expect(!statement.sql(tolerant: false).contains("ON CONFLICT"))
+            let audit = statement.sql(tolerant: false).replacingOccurrences(of: "ON CONFLICT (scope, key)", with: "")
+            #expect(!audit.contains("ON CONFLICT"))
             #expect(statement.sql(tolerant: true).contains("DO NOTHING"))
             #expect(statement.name(tolerant: false) != statement.name(tolerant: true))
         }

@@ -41,6 +41,10 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var volatility: RoutineVolatility
     /// Declared in the service document: running it twice is the same as running it once.
     public var idempotent: Bool
+    /// Whether calls must carry an `Idempotency-Key`.
+    public var idempotency: IdempotencyMode = .optional
+    /// How long an `Idempotency-Key` is kept after its first request, in seconds.
+    public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

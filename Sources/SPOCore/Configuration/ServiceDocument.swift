@@ -34,6 +34,10 @@ public enum ServiceDocument {
         /// Running it twice is the same as running it once: a call whose connection was lost after
         /// it was sent may be sent again even though the routine is `VOLATILE`.
         public var idempotent: Bool = false
+        /// `"idempotency": "required"`: calls without an `Idempotency-Key` are refused.
+        public var idempotency: IdempotencyMode = .optional
+        /// `idempotency_ttl_s`: how long a key is kept after its first request.
+        public var idempotencyTTLSeconds = IdempotencyMode.defaultTTLSeconds
     }
 
     // MARK: - Reading
@@ -83,9 +87,17 @@ public enum ServiceDocument {
             }
         }
         draft.idempotent = reader.bool("idempotent", default: false)
+        let modeText = reader.string("idempotency", default: IdempotencyMode.optional.rawValue) ?? ""
+        if let mode = IdempotencyMode(rawValue: modeText) {
+            draft.idempotency = mode
+        } else {
+            reader.problem("idempotency", "must be optional or required")
+        }
+        draft.idempotencyTTLSeconds = reader.int(
+            "idempotency_ttl_s", default: IdempotencyMode.defaultTTLSeconds, range: 1...IdempotencyMode.maxTTLSeconds)
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
-            "idempotent",
+            "idempotent", "idempotency", "idempotency_ttl_s",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -184,6 +196,8 @@ public enum ServiceDocument {
             .init("timeout_ms", .number(service.timeoutMilliseconds)),
             .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
             .init("enabled", .bool(service.enabled)), .init("idempotent", .bool(service.idempotent)),
+            .init("idempotency", .string(service.idempotency.rawValue)),
+            .init("idempotency_ttl_s", .number(service.idempotencyTTLSeconds)),
             .init("result_shape", .string(service.resultShape.rawValue)),
         ]
         // Only when there are overrides, like a parameter's optional fields.

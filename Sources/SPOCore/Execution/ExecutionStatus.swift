@@ -25,7 +25,7 @@ public enum ExecutionStatus: String, Sendable, CaseIterable {
         switch error?.code {
         case nil: self = .succeeded
         case .timeout?: self = .timeout
-        case .invalidParameters?, .unsupportedMediaType?: self = .rejected
+        case .invalidParameters?, .unsupportedMediaType?, .idempotencyKeyInvalid?: self = .rejected
         case .circuitOpen?: self = .circuitOpen
         default: self = .failed
         }

@@ -28,10 +28,18 @@ public struct APIError: Error, Sendable {
         /// The service's connection has an open circuit breaker: refused at once, nothing sent to
         /// the database; `Retry-After` says when probes may start.
         case circuitOpen = "CIRCUIT_OPEN"
+        /// The `Idempotency-Key` header is malformed, or missing where the service requires one.
+        case idempotencyKeyInvalid = "IDEMPOTENCY_KEY_INVALID"
+        /// The key was used before with other parameters (or another service): nothing was run.
+        case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
+        /// The first request with this key is still running: try again later (`Retry-After`).
+        case idempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
 
         public var httpStatus: Int {
             switch self {
-            case .invalidParameters: 400
+            case .invalidParameters, .idempotencyKeyInvalid: 400
+            case .idempotencyKeyMismatch: 422
+            case .idempotencyKeyInUse: 409
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
             case .dbConnectionFailed, .auditUnavailable, .circuitOpen: 503

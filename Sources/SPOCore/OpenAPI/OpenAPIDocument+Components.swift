@@ -208,6 +208,22 @@ extension OpenAPIDocument {
                             "boolean", "Running it twice is the same as once: retried even after a lost connection",
                             extra: [.init("default", .bool(false))])),
                     .init(
+                        "idempotency",
+                        typed(
+                            "string", "required: calls without an Idempotency-Key are refused with 400",
+                            extra: [
+                                .init("enum", .array(IdempotencyMode.allCases.map { .string($0.rawValue) })),
+                                .init("default", .string(IdempotencyMode.optional.rawValue)),
+                            ])),
+                    .init(
+                        "idempotency_ttl_s",
+                        typed(
+                            "integer", "How long an Idempotency-Key is kept after its first request, in seconds",
+                            extra: [
+                                .init("minimum", .number(1)), .init("maximum", .number(IdempotencyMode.maxTTLSeconds)),
+                                .init("default", .number(IdempotencyMode.defaultTTLSeconds)),
+                            ])),
+                    .init(
                         "result_shape",
                         typed(
                             "string", "Found in the catalog: decides the shape of data",
@@ -399,6 +415,9 @@ extension OpenAPIDocument {
             case .poolUnavailable: "PoolUnavailable"
             case .auditUnavailable: "AuditUnavailable"
             case .circuitOpen: "CircuitOpen"
+            case .idempotencyKeyInvalid: "IdempotencyKeyInvalid"
+            case .idempotencyKeyMismatch: "IdempotencyKeyMismatch"
+            case .idempotencyKeyInUse: "IdempotencyKeyInUse"
             }
         }
 
@@ -429,6 +448,13 @@ extension OpenAPIDocument {
             case .circuitOpen:
                 "The circuit breaker of the service's connection is open: nothing was sent to the database; "
                     + "Retry-After says in how many seconds probes may test it again"
+            case .idempotencyKeyInvalid:
+                "The Idempotency-Key header is not a token of letters, digits and -_.: (at most 128), or the service "
+                    + "requires one and none was sent; nothing was run"
+            case .idempotencyKeyMismatch:
+                "The Idempotency-Key was used before with other parameters or another service; nothing was run"
+            case .idempotencyKeyInUse:
+                "The first request with this Idempotency-Key is still running; try again after Retry-After seconds"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"
@@ -475,7 +501,7 @@ extension OpenAPIDocument {
                 "X-Correlation-ID",
                 "Ties the request to the client's own logs; echoed back. One that is not a token of letters, digits and "
                     + "-_.: (at most 128) is replaced by a new id."),
-            "IdempotencyKey": header("Idempotency-Key", "Recorded with the execution"),
+            "IdempotencyKey": header("Idempotency-Key", idempotencyKeyDescription),
             "ServiceName": path("name", "The service's name", name("The service's name")),
             "ConnectionName": path("name", "The connection's name", name("The connection's name")),
             "RetryPolicyName": path("name", "The retry policy's name", name("The retry policy's name")),
@@ -483,9 +509,18 @@ extension OpenAPIDocument {
             "ErrorReference": path("reference", "The error's reference", typed("string", format: "uuid")),
         ])
 
-        private static func header(_ name: String, _ description: String) -> JSONValue {
+        /// What the `Idempotency-Key` header does, for its parameter's description.
+        static let idempotencyKeyDescription =
+            "Makes the call safe to repeat: the first request with a key runs, a repeat with the same parameters "
+            + "answers the stored status and body without running again (Idempotent-Replayed: true), the same key "
+            + "with other parameters answers 422 and a repeat while the first runs 409. Scoped to the API key; kept "
+            + "for the service's idempotency_ttl_s (24 h by default). Letters, digits and -_.: (at most 128); "
+            + "anything else answers 400."
+
+        /// The `Idempotency-Key` header, required on the paths of services that require one.
+        static func header(_ name: String, _ description: String, required: Bool = false) -> JSONValue {
             .object([
-                "name": .string(name), "in": .string("header"), "required": .bool(false),
+                "name": .string(name), "in": .string("header"), "required": .bool(required),
                 "description": .string(description), "schema": token,
             ])
         }
@@ -506,8 +541,15 @@ extension OpenAPIDocument {
                 "description": .string("The client's correlation id, or the one generated for the request"),
                 "schema": typed("string"),
             ]),
+            "Idempotent-Replayed": .object([
+                "description": .string(
+                    "true when the answer is the stored one of an earlier request with the same Idempotency-Key"),
+                "schema": typed("string", extra: [.init("enum", .array([.string("true")]))]),
+            ]),
             "Retry-After": .object([
-                "description": .string("Seconds until the circuit breaker lets probe calls through"),
+                "description": .string(
+                    "Seconds to wait before trying again: until the circuit breaker lets probe calls through, or "
+                        + "until the first request with this Idempotency-Key may have finished"),
                 "schema": typed("integer", extra: [.init("minimum", .number(1))]),
             ]),
         ])

@@ -33,8 +33,13 @@ extension OpenAPIDocument {
                 // The shared 502 already says "any other SQLSTATE".
                 if status == SQLStateStatusMap.fallback && keys == ["other"] { continue }
                 let shared = members[index].value["$ref"]?.stringValue?.split(separator: "/").last.map(String.init)
-                let existing = shared.flatMap { Components.responses[$0]?["description"]?.stringValue }
-                members[index].value = response(existing.map { "\($0); or \(cause)" } ?? cause)
+                let resolved = shared.flatMap { Components.responses[$0] } ?? members[index].value
+                let existing = resolved["description"]?.stringValue
+                // The headers it declares stay (the Retry-After of a key in use).
+                let kept = (resolved["headers"]?.members ?? []).filter {
+                    $0.key != "X-Correlation-ID" && $0.key != "X-Execution-ID"
+                }
+                members[index].value = response(existing.map { "\($0); or \(cause)" } ?? cause, extraHeaders: kept)
             }
             return members.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }
         }
@@ -47,13 +52,14 @@ extension OpenAPIDocument {
         }
 
         /// An error response in the shared `Error` shape.
-        static func response(_ description: String) -> JSONValue {
+        static func response(_ description: String, extraHeaders: [JSONValue.Member] = []) -> JSONValue {
             .object([
                 "description": .string(description),
-                "headers": .object([
-                    "X-Correlation-ID": Components.ref("headers/X-Correlation-ID"),
-                    "X-Execution-ID": Components.ref("headers/X-Execution-ID"),
-                ]),
+                "headers": .object(
+                    [
+                        .init("X-Correlation-ID", Components.ref("headers/X-Correlation-ID")),
+                        .init("X-Execution-ID", Components.ref("headers/X-Execution-ID")),
+                    ] + extraHeaders),
                 "content": .object(["application/json": .object(["schema": Components.ref("schemas/Error")])]),
             ])
         }

@@ -68,7 +68,7 @@ extension OpenAPIDocument {
                 "\(ResultSchema.explanation(service)) Times out after \(service.timeoutMilliseconds) ms; the "
                     + "statement is then cancelled in the database."),
             "security": bearer,
-            "parameters": .array(executionHeaders),
+            "parameters": .array(Idempotency.headers(service)),
             "requestBody": .object([
                 "description": .string("The input parameters by name; an empty body is the same as {}"),
                 "required": .bool(false),
@@ -170,6 +170,6 @@ extension OpenAPIDocument {
             ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("500", "InternalError"),
             ("502", "ExecutionFailed"), ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ].map { JSONValue.Member($0.0, Components.ref("responses/\($0.1)")) }
-        return .object(responses + ExecutionFailures.merged(fixed, failures))
+        return .object(ExecutionFailures.merged(Idempotency.responses(responses + fixed), failures))
     }
 }

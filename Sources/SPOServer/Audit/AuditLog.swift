@@ -38,6 +38,10 @@ public struct AuditLog {
         case executionWithError = "execution_error"
         /// An error that belongs to no execution (unknown service, bad route).
         case error
+        /// `execution`, completing the `Idempotency-Key` it held.
+        case executionKeyed = "execution_keyed"
+        /// `executionWithError`, completing the `Idempotency-Key` it held.
+        case executionWithErrorKeyed = "execution_error_keyed"
 
         /// The prepared statement's name; it changes when the SQL does.
         func name(tolerant: Bool) -> String {
@@ -48,6 +52,10 @@ public struct AuditLog {
             case (.execution, true): "spo_audit_execution_replay_v3"
             case (.executionWithError, true): "spo_audit_execution_error_replay_v3"
             case (.error, true): "spo_audit_error_replay_v3"
+            case (.executionKeyed, false): "spo_audit_execution_keyed_v2"
+            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v2"
+            case (.executionKeyed, true): "spo_audit_execution_keyed_replay_v2"
+            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v2"
             }
         }
 
@@ -60,6 +68,10 @@ public struct AuditLog {
             case (.execution, true): Statement.executionReplaySQL
             case (.executionWithError, true): Statement.executionWithErrorReplaySQL
             case (.error, true): Statement.errorReplaySQL
+            case (.executionKeyed, false): Statement.executionKeyedSQL
+            case (.executionWithErrorKeyed, false): Statement.executionWithErrorKeyedSQL
+            case (.executionKeyed, true): Statement.executionKeyedReplaySQL
+            case (.executionWithErrorKeyed, true): Statement.executionWithErrorKeyedReplaySQL
             }
         }
 
@@ -69,6 +81,34 @@ public struct AuditLog {
         private static let executionWithErrorReplaySQL = executionWithError(tolerant: true)
         private static let errorSQL = error(tolerant: false)
         private static let errorReplaySQL = error(tolerant: true)
+        // The keyed forms put the key's completion before the plain statements, as CTEs: their
+        // values follow the plain statement's (15 and 20 of them).
+        private static let executionKeyedSQL = "WITH \(completion(from: 16)) " + executionSQL
+        private static let executionKeyedReplaySQL = "WITH \(completion(from: 16)) " + executionReplaySQL
+        private static let executionWithErrorKeyedSQL =
+            "WITH \(completion(from: 21)), " + executionWithErrorSQL.dropFirst("WITH ".count)
+        private static let executionWithErrorKeyedReplaySQL =
+            "WITH \(completion(from: 21)), " + executionWithErrorReplaySQL.dropFirst("WITH ".count)
+
+        /// Keeps the answer of execution `$1` under its key (body, headers, scope, key,
+        /// fingerprint, service and TTL from parameter `first` on; the status is the execution's,
+        /// `$6`), or — with no body — deletes the key's row. Only the claim of this very execution
+        /// is touched: a key taken over since (its worker was presumed dead) belongs to another
+        /// execution now. An upsert, because the claim is committed without waiting for the disk:
+        /// one a PostgreSQL crash lost is written here with the answer, durably.
+        private static func completion(from first: Int) -> String {
+            let p = (first..<first + 7).map { "$\($0)" }
+            let (body, headers, scope, key) = ("\(p[0])::text", "\(p[1])::jsonb", "\(p[2])::text", "\(p[3])::text")
+            return "spo_key_kept AS (INSERT INTO spo.idempotency_key AS k (scope, key, fingerprint, service_name, "
+                + "state, execution_id, http_status, response_body, response_headers, expires_at) "
+                + "SELECT \(scope), \(key), \(p[4])::text, \(p[5])::text, 'completed', $1::uuid, $6::int, \(body), "
+                + "\(headers), now() + make_interval(secs => \(p[6])::int) WHERE \(body) IS NOT NULL "
+                + "ON CONFLICT (scope, key) DO UPDATE SET state = 'completed', http_status = EXCLUDED.http_status, "
+                + "response_body = EXCLUDED.response_body, response_headers = EXCLUDED.response_headers, "
+                + "locked_until = NULL WHERE k.execution_id = EXCLUDED.execution_id), "
+                + "spo_key_released AS (DELETE FROM spo.idempotency_key WHERE scope = \(scope) AND key = \(key) "
+                + "AND execution_id = $1::uuid AND \(body) IS NULL)"
+        }
 
         private static func executionWithError(tolerant: Bool) -> String {
             "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20, tolerant: tolerant)) RETURNING id) "
@@ -150,6 +190,11 @@ public struct AuditLog {
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
         ]
+        if let idempotency = record.idempotency {
+            return failure.isEmpty
+                ? (.executionKeyed, values + [finished] + idempotency.values)
+                : (.executionWithErrorKeyed, values + failure + [finished] + idempotency.values)
+        }
         return failure.isEmpty
             ? (.execution, values + [finished]) : (.executionWithError, values + failure + [finished])
     }

@@ -29,4 +29,7 @@ public struct AuditRecord: Sendable {
 
     public var execution: Execution?
     public var failure: Failure?
+    /// Present when the execution held an `Idempotency-Key`: its answer is kept (or the key
+    /// released) by the same statement.
+    public var idempotency: IdempotencyCompletion? = nil
 }

@@ -301,7 +301,7 @@ public struct ConfigurationImporter {
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
                         timeout_ms = $6, retry_policy = $7
-                    WHERE name = $1 AND version = $18
+                    WHERE name = $1 AND version = $20
                     RETURNING id)
                 """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
             if written.affectedRows == 0 {
@@ -318,15 +318,17 @@ public struct ConfigurationImporter {
     private static let configurationWrite = """
 
         INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses,
-            procedure_schema, procedure_name, procedure_argument_types, procedure_arguments, volatility, idempotent)
-        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17 FROM s
+            procedure_schema, procedure_name, procedure_argument_types, procedure_arguments, volatility, idempotent,
+            idempotency, idempotency_ttl_s)
+        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::int FROM s
         ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
             result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
             error_statuses = EXCLUDED.error_statuses,
             procedure_schema = EXCLUDED.procedure_schema, procedure_name = EXCLUDED.procedure_name,
             procedure_argument_types = EXCLUDED.procedure_argument_types,
             procedure_arguments = EXCLUDED.procedure_arguments, volatility = EXCLUDED.volatility,
-            idempotent = EXCLUDED.idempotent, updated_at = now()
+            idempotent = EXCLUDED.idempotent, idempotency = EXCLUDED.idempotency,
+            idempotency_ttl_s = EXCLUDED.idempotency_ttl_s, updated_at = now()
         """
 
     private static func values(
@@ -340,7 +342,7 @@ public struct ConfigurationImporter {
             draft.errorStatuses.document.serialized(),
             routine.name.schema, routine.name.name, routine.argumentTypes,
             JSONValue.array(routine.arguments.map(\.document)).serialized(), routine.volatility.rawValue,
-            draft.idempotent ? "true" : "false",
+            draft.idempotent ? "true" : "false", draft.idempotency.rawValue, String(draft.idempotencyTTLSeconds),
         ]
     }
 

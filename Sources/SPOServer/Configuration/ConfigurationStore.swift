@@ -64,7 +64,7 @@ public enum ConfigurationStore {
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
                    s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
                    c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
-                   c.error_statuses::text
+                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s
             FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
@@ -91,18 +91,22 @@ public enum ConfigurationStore {
         guard !procedure.schema.isEmpty, !procedure.name.isEmpty, let arguments,
             let shape = ServiceDefinition.ResultShape(rawValue: result.value(row, 10) ?? ""),
             let kind = ServiceDefinition.Kind(rawValue: result.value(row, 4) ?? ""),
-            let volatility = RoutineVolatility(rawValue: result.value(row, 15) ?? "")
+            let volatility = RoutineVolatility(rawValue: result.value(row, 15) ?? ""),
+            let idempotency = IdempotencyMode(rawValue: result.value(row, 18) ?? "")
         else { throw ConfigurationError("service \(name)", "invalid procedure, arguments, result shape or kind") }
         let positional = CallRules.positionalProblems(
             parameters, arguments: arguments, signature: procedure.description)
         if !positional.isEmpty { throw ConfigurationError(problems: positional) }
-        return ServiceDefinition(
+        var service = ServiceDefinition(
             id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
             enabled: result.value(row, 3) == "t", kind: kind, connection: result.value(row, 5) ?? "",
             procedure: procedure, resultShape: shape, parameters: parameters,
             timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
             version: Int(result.value(row, 8) ?? "") ?? 1, arguments: arguments, argumentTypes: result.value(row, 13),
             volatility: volatility, idempotent: result.value(row, 16) == "t", errorStatuses: errorStatuses)
+        service.idempotency = idempotency
+        service.idempotencyTTLSeconds = Int(result.value(row, 19) ?? "") ?? IdempotencyMode.defaultTTLSeconds
+        return service
     }
 
     /// The stored `procedure_arguments`: empty when NULL (a service written before they were

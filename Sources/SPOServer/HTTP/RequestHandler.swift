@@ -28,6 +28,17 @@ public final class RequestHandler {
     public var metrics = WorkerMetrics()
     /// The execution the request in hand turned into, for its counters; set by `finish`.
     var observed: (service: String, attempts: Int)?
+    /// When this worker next deletes expired idempotency keys.
+    var keySweep = IdempotencyKeySweep()
+    /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
+    /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
+    private lazy var claims: ControlDatabase = {
+        let database = ControlDatabase(conninfo: control.conninfo, timeout: control.timeout)
+        database.onReconnect = { connection throws(PGError) in
+            try connection.execute("SET synchronous_commit = off")
+        }
+        return database
+    }()
 
     /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
@@ -52,6 +63,13 @@ public final class RequestHandler {
     /// while idle: a database that restarts closes them, and noticing it then means the next
     /// request reconnects instead of sending on a dead connection.
     public var idleConnectionSockets: [Int32] { executor.connections.sockets + adminTargets.sockets }
+
+    /// Deletes a batch of expired `Idempotency-Key`s when one is due (see `IdempotencyKeySweep`);
+    /// the worker calls it between requests.
+    public func sweepExpiredKeys() {
+        guard let connection = control.current, connection.isHealthy else { return }
+        keySweep.runIfDue(on: connection)
+    }
 
     /// Reads what arrived on the kept target connections and forgets those that were closed.
     public func checkIdleConnections() {
@@ -187,6 +205,9 @@ public final class RequestHandler {
 
     private func execute(serviceName: String?, body: [UInt8], envelope: Bool, _ context: RequestContext) -> HTTPResponse
     {
+        if context.idempotencyKeyIsMalformed {
+            return reject(IdempotencyAnswers.malformed, serviceName, context)
+        }
         let document: JSONValue
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             document = .object([])
@@ -228,12 +249,62 @@ public final class RequestHandler {
         guard let service = configuration.enabledService(name) else {
             return fail(APIError(.serviceNotFound, "no enabled service named \(name)"), context)
         }
+        if service.idempotency == .required && context.idempotencyKey == nil {
+            return finish(
+                service, parameters: parameters, outcome: nil, error: IdempotencyAnswers.missing(service.name), context)
+        }
         switch validator(for: service).validate(parameters) {
         case .failure(let failure):
             return finish(
                 service, parameters: parameters, outcome: nil, error: .invalidParameters(failure.problems), context)
         case .success(let bound):
-            return run(service, bound, context)
+            guard let key = context.idempotencyKey else { return run(service, bound, context) }
+            return runOnce(service, bound, key: key, context)
+        }
+    }
+
+    /// Runs a validated call that carries an `Idempotency-Key`: only when this request claims the
+    /// key; otherwise answers what the key's row says (the stored answer, 422, 409, or that a
+    /// dead worker's run may have happened). Validation comes first, so a rejected call never
+    /// touches the key.
+    private func runOnce(
+        _ service: ServiceDefinition, _ bound: [BoundParameter], key: String, _ context: RequestContext
+    )
+        -> HTTPResponse
+    {
+        let claim = IdempotencyClaim(
+            scope: context.idempotencyScope, key: key,
+            fingerprint: IdempotencyFingerprint.of(service: service.name, bound), service: service.name,
+            executionID: RandomID.uuid(),
+            lockMilliseconds: service.timeoutMilliseconds + IdempotencyClaim.margin(controlTimeout: control.timeout),
+            ttlSeconds: service.idempotencyTTLSeconds)
+        let decision: IdempotencyClaim.Decision
+        do throws(PGError) {
+            decision = try claims.withConnection { (connection: PGConnection) throws(PGError) in
+                try claim.take(safeToRepeat: service.isSafeToRepeat, on: connection)
+            }
+        } catch {
+            return fail(IdempotencyAnswers.unavailable(error), context, service: service.name)
+        }
+        switch decision {
+        case .claimed:
+            var holder = context
+            holder.heldKey = claim
+            return run(service, bound, holder, executionID: claim.executionID)
+        case .replay(let answer):
+            observed = (service.name, 0)
+            return HTTPResponse(
+                status: answer.status, headers: answer.headers + context.headers + [("Idempotent-Replayed", "true")],
+                body: answer.body)
+        case .mismatch(let original):
+            return fail(
+                IdempotencyAnswers.mismatch(key, original: original, service.name), context, service: service.name)
+        case .inUse(let executionID):
+            return fail(
+                IdempotencyAnswers.inUse(key, executionID), context, service: service.name,
+                extraHeaders: [("Retry-After", String(IdempotencyAnswers.retryAfterSeconds))])
+        case .abandoned(let executionID):
+            return fail(IdempotencyAnswers.abandoned(key, executionID, service.name), context, service: service.name)
         }
     }
 
@@ -245,6 +316,7 @@ public final class RequestHandler {
         // A procedure never runs unaudited: without a control connection and without room in the
         // spool, the call is refused before it starts.
         guard auditIsPossible() else {
+            releaseHeldKey(context, executionID)
             return .error(
                 APIError(.auditUnavailable, "the audit is unavailable (control database and local spool); not run"),
                 reference: nil, headers: context.headers)
@@ -374,7 +446,7 @@ public final class RequestHandler {
         let reference = error.map { _ in RandomID.uuid() }
         let status = ExecutionStatus(answering: error)
         RequestScope.current?.identify(executionID: executionID, service: service.name)
-        let record = AuditRecord(
+        var record = AuditRecord(
             execution: .init(
                 id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
                 status: status, httpStatus: error?.status ?? 200, errorCode: error?.code.rawValue,
@@ -382,8 +454,12 @@ public final class RequestHandler {
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
+        let response = answer(service, outcome, error, reference, context, executionID, reprocessOf, extraHeaders: extraHeaders)
+        if let claim = context.heldKey {
+            record.idempotency = IdempotencyCompletion(
+                claim, answer: IdempotencyAnswers.keeps(outcome) ? response : nil)
+        }
         guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
-        let headers = context.headers + [("X-Execution-ID", executionID)] + extraHeaders
         Log.debug(
             "execution finished",
             [
@@ -391,16 +467,25 @@ public final class RequestHandler {
                 "attempts": .number(outcome?.attempts.count ?? 0),
                 "duration_ms": .number(outcome?.durationMilliseconds ?? 0),
             ], component: .executor)
+        if let error, error.code != .invalidParameters {
+            Log.warning(
+                "execution failed",
+                [
+                    "service": .string(service.name), "code": .string(error.code.rawValue),
+                    "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null, "reference": .string(reference!),
+                    "correlation_id": .string(context.correlationID),
+                ])
+        }
+        return response
+    }
+
+    /// The response of an execution: its error, or the success envelope.
+    private func answer(
+        _ service: ServiceDefinition, _ outcome: ExecutionOutcome?, _ error: APIError?, _ reference: String?,
+        _ context: RequestContext, _ executionID: String, _ reprocessOf: String?, extraHeaders: [(String, String)]
+    ) -> HTTPResponse {
+        let headers = context.headers + [("X-Execution-ID", executionID)] + extraHeaders
         if let error {
-            if error.code != .invalidParameters {
-                Log.warning(
-                    "execution failed",
-                    [
-                        "service": .string(service.name), "code": .string(error.code.rawValue),
-                        "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null, "reference": .string(reference!),
-                        "correlation_id": .string(context.correlationID),
-                    ])
-            }
             return .error(error, reference: reference, headers: headers, audience: context.audience)
         }
         let outcome = outcome!
@@ -418,6 +503,17 @@ public final class RequestHandler {
         return .json(200, body, headers: headers)
     }
 
+    /// Gives back a key this request claimed but did not run under (nothing to keep), so the client
+    /// may use it again. Best effort: a claim left behind stops counting once its lock passes.
+    private func releaseHeldKey(_ context: RequestContext, _ executionID: String) {
+        guard let claim = context.heldKey else { return }
+        _ = try? control.withConnection { (connection: PGConnection) throws(PGError) in
+            try connection.execute(
+                "DELETE FROM spo.idempotency_key WHERE scope = $1 AND key = $2 AND execution_id = $3::uuid",
+                [claim.scope, claim.key, executionID])
+        }
+    }
+
     /// An input error before validation proper: audited as rejected when the service exists.
     private func reject(_ error: APIError, _ serviceName: String?, _ context: RequestContext) -> HTTPResponse {
         if let serviceName, let service = configuration.enabledService(serviceName) {
@@ -427,11 +523,12 @@ public final class RequestHandler {
     }
 
     /// An error that belongs to no execution: only a `service_error` row.
-    private func fail(_ error: APIError, _ context: RequestContext, extraHeaders: [(String, String)] = [])
-        -> HTTPResponse
-    {
+    private func fail(
+        _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
+    ) -> HTTPResponse {
         let reference = RandomID.uuid()
-        let record = AuditRecord(execution: nil, failure: .init(reference: reference, serviceName: nil, error: error))
+        let record = AuditRecord(
+            execution: nil, failure: .init(reference: reference, serviceName: service, error: error))
         let written = write(record, context)
         return .error(
             error, reference: written ? reference : nil, headers: context.headers + extraHeaders,
@@ -547,6 +644,10 @@ struct RequestContext {
     var principal = Principal.anonymous
     var user: String { principal.name }
     var idempotencyKey: String?
+    /// An `Idempotency-Key` header was sent but is not a valid token: refused, never ignored.
+    var idempotencyKeyIsMalformed = false
+    /// The key this request claimed, once it did: its answer is kept with the audit.
+    var heldKey: IdempotencyClaim?
     var isJSON: Bool
 
     init(_ request: HTTPRequest) {
@@ -555,12 +656,18 @@ struct RequestContext {
         } else {
             correlationID = RandomID.uuid()
         }
-        idempotencyKey = request.header("idempotency-key").flatMap { RequestContext.isValidToken($0) ? $0 : nil }
+        let givenKey = request.header("idempotency-key")
+        idempotencyKey = givenKey.flatMap { RequestContext.isValidToken($0) ? $0 : nil }
+        idempotencyKeyIsMalformed = givenKey != nil && idempotencyKey == nil
         let contentType = (request.header("content-type") ?? "").lowercased()
         isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
     }
 
     var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// Whose `Idempotency-Key`s these are: the API key's prefix (unique per key, unlike a name that
+    /// a revoked key may pass on), or `anonymous` while no key exists.
+    var idempotencyScope: String { principal.key?.prefix ?? "anonymous" }
 
     /// Admin keys see an error's confidential details; everyone else (anonymous too) does not.
     var audience: APIError.Audience { principal.key?.role == .admin ? .administrator : .client }

@@ -89,6 +89,7 @@ public final class Worker {
                     Log.warning("supervisor is gone; worker exiting")
                     return 0
                 }
+                handler?.sweepExpiredKeys()
             }
             guard let connection = try? waitForWork() else {
                 Log.error("a listening socket is no longer usable; exiting to be replaced")
