@@ -454,7 +454,8 @@ public final class RequestHandler {
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
                 attempts: outcome?.attempts ?? []),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
-        let response = answer(service, outcome, error, reference, context, executionID, reprocessOf, extraHeaders: extraHeaders)
+        let response = answer(
+            service, outcome, error, reference, context, executionID, reprocessOf, extraHeaders: extraHeaders)
         if let claim = context.heldKey {
             record.idempotency = IdempotencyCompletion(
                 claim, answer: IdempotencyAnswers.keeps(outcome) ? response : nil)
