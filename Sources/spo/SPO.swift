@@ -11,7 +11,7 @@ struct SPO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
-        subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self, Keys.self])
+        subcommands: [Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Services.self, Keys.self])
 }
 
 /// Where the control database is: `--control`, else `SPO_CONTROL_DB`, else `dbname=spo`.
@@ -53,6 +53,8 @@ extension SPO {
 
         @Option(help: "The nginx file holding the upstream block.") var nginx: String
         @Option(help: "The upstream block's name.") var upstream = "spo_pool"
+        @Option(help: "Queue consumers for asynchronous executions (default: $SPO_CONSUMERS, else 2; 0: none).")
+        var consumers: Int?
         @OptionGroup var control: ControlOption
 
         func run() throws {
@@ -61,7 +63,7 @@ extension SPO {
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
-                    executable: currentExecutable()))
+                    executable: currentExecutable(), consumers: consumers ?? Supervisor.configuredConsumers))
             throw ExitCode(supervisor.run())
         }
     }
@@ -83,6 +85,17 @@ extension SPO {
                 SPOServer.Worker(
                     controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool
                 ).run())
+        }
+    }
+
+    struct Consume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run queued (Prefer: respond-async) executions (started by `spo serve`, --consumers).")
+
+        @OptionGroup var control: ControlOption
+
+        func run() throws {
+            throw ExitCode(Consumer(controlConninfo: control.conninfo).run())
         }
     }
 

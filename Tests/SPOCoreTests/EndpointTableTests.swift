@@ -85,7 +85,6 @@ import Testing
             ("/api/retry-policies", .listRetryPolicies, [], "GET, HEAD, POST"),
             ("/api/retry-policies/default", .getRetryPolicy, ["default"], "GET, HEAD, PUT, DELETE"),
             ("/api/executions", .listExecutions, [], "GET, HEAD"),
-            ("/api/executions/x", .getExecution, ["x"], "GET, HEAD"),
             ("/api/errors/r", .getError, ["r"], "GET, HEAD"),
             ("/api/health/services", .servicesHealth, [], "GET, HEAD"),
         ]
@@ -103,6 +102,17 @@ import Testing
         #expect(match("DELETE", "/api/services") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
         #expect(match("DELETE", "/api/executions/x") == .methodNotAllowed(allowed: "GET, HEAD"))
         #expect(match("POST", "/api/errors/r") == .methodNotAllowed(allowed: "GET, HEAD"))
+    }
+
+    /// Async callers poll their own executions, so these two take any key (the handler decides
+    /// what each caller may read); the status list is a POST beside the item's GET.
+    @Test func executionsCanBeReadBackByTheirCallers() {
+        #expect(match("GET", "/api/executions/x") == found(.getExecution, ["x"]))
+        #expect(EndpointTable.endpoint(.getExecution).access == .caller)
+        #expect(match("POST", "/api/executions/status") == found(.executionStatuses))
+        #expect(EndpointTable.endpoint(.executionStatuses).access == .caller)
+        #expect(match("GET", "/api/executions/status") == found(.getExecution, ["status"]))
+        #expect(match("PATCH", "/api/executions/status") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
     }
 
     @Test func reprocessingIsAPostOnAnExecution() {
@@ -160,7 +170,10 @@ import Testing
             if operation.operationId != "execute_one" { #expect(endpoint.id.rawValue == operation.operationId) }
             for other in HTTPMethod.allCases where other != .head {
                 let answered = documented.contains { $0.path == operation.path && $0.method == other.rawValue }
-                if case .found = EndpointTable.match(method: other.rawValue, path: concrete) {
+                // Only what the same path answers: GET /api/executions/status is the {id} one's.
+                if case .found(let found, _) = EndpointTable.match(method: other.rawValue, path: concrete),
+                    found.path.description == operation.path || found.id == .executeService
+                {
                     #expect(answered, "\(other.rawValue) \(operation.path) answers but is not documented")
                 }
             }

@@ -290,7 +290,7 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         let responses = try #require(execute("rows")?["responses"])
         #expect(
             keys(responses) == [
-                "200", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
+                "200", "202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
             ])
         #expect(
             responses["422"]?["description"]
@@ -318,7 +318,9 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         let responses = try #require(document["paths"]?["/api/services/strict/execute"]?["post"]?["responses"])
         // 422 is gone: both of its defaults are redirected.
         #expect(
-            keys(responses) == ["200", "400", "401", "403", "404", "409", "413", "415", "500", "502", "503", "504"])
+            keys(responses) == [
+                "200", "202", "400", "401", "403", "404", "409", "413", "415", "500", "502", "503", "504",
+            ])
         #expect(
             responses["409"]?["description"]
                 == .string("SP_EXECUTION_FAILED: the procedure raised SQLSTATE P0001 or SQLSTATE class 23"))

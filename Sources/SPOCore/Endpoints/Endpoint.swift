@@ -17,6 +17,7 @@ public final class Endpoint: Sendable {
         case listConnections, createConnection, getConnection, replaceConnection, deleteConnection
         case listRetryPolicies, createRetryPolicy, getRetryPolicy, replaceRetryPolicy, deleteRetryPolicy
         case listExecutions, getExecution, reprocessExecution
+        case executionStatuses = "getExecutionStatuses"
         case getError
     }
 

@@ -143,6 +143,9 @@ extension EndpointTable {
         ]
     }
 
+    /// The most ids one `POST /api/executions/status` may ask about.
+    public static let executionStatusLimit = 100
+
     /// Executions and errors: read-only, but for reprocessing.
     static var audit: [Endpoint] {
         let id = ref("parameters/ExecutionID")
@@ -183,10 +186,20 @@ extension EndpointTable {
                 success: .init(status: 200, description: "One page", schema: ref("schemas/ExecutionPage")),
                 errors: [.invalidParameters]),
             Endpoint(
-                .getExecution, .get, "/api/executions/{id}", .admin,
-                summary: "One execution with its attempts, errors and reprocessing history", parameters: [id],
+                .getExecution, .get, "/api/executions/{id}", .caller,
+                summary: "One execution. Admin keys: any, with its attempts, errors and reprocessing history. Other "
+                    + "callers: the asynchronous executions they queued, with status and, once done, data or error",
+                parameters: [id],
                 success: .init(status: 200, description: "Found", schema: ref("schemas/Execution")),
-                errors: [.notFound]),
+                errors: [.notFound, .dbConnectionFailed]),
+            Endpoint(
+                .executionStatuses, .post, "/api/executions/status", .caller,
+                summary: "The status of each listed execution (at most \(executionStatusLimit) ids); null for one "
+                    + "that does not exist or that the caller may not read",
+                body: .init(schema: ref("schemas/ExecutionStatusRequest"), required: true),
+                success: .init(
+                    status: 200, description: "In the order asked", schema: ref("schemas/ExecutionStatuses")),
+                errors: [.invalidParameters, .payloadTooLarge, .unsupportedMediaType, .dbConnectionFailed]),
             Endpoint(
                 .reprocessExecution, .post, "/api/executions/{id}/reprocess", .admin,
                 summary: "Runs an execution again, linked both ways to the original", parameters: [id],

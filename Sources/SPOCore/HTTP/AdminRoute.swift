@@ -33,7 +33,7 @@ public enum AdminRoute: Equatable, Sendable {
         case .getExecution: self = .execution(argument)
         case .getError: self = .error(argument)
         case .servicesHealth: self = .healthOfServices
-        case .executeService, .executeEnvelope, .health, .openAPIDocument, .reprocessExecution:
+        case .executeService, .executeEnvelope, .health, .openAPIDocument, .reprocessExecution, .executionStatuses:
             preconditionFailure("\(id) is not an administration resource")
         }
     }

@@ -27,17 +27,25 @@ public final class Supervisor {
         public var executable: String
         /// Seconds to wait for workers to drain before SIGKILL.
         public var drainSeconds: Int
+        /// Queue consumers to run beside the workers (`spo consume`).
+        public var consumers: Int
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
-            drainSeconds: Int = 30
+            drainSeconds: Int = 30, consumers: Int = Supervisor.configuredConsumers
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
             self.controlConninfo = controlConninfo
             self.executable = executable
             self.drainSeconds = drainSeconds
+            self.consumers = consumers
         }
+    }
+
+    /// `SPO_CONSUMERS` from the environment (0 runs none), else 2.
+    public static var configuredConsumers: Int {
+        ProcessInfo.processInfo.environment["SPO_CONSUMERS"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil } ?? 2
     }
 
     private final class Slot {
@@ -64,9 +72,12 @@ public final class Supervisor {
     /// The listening socket behind every unix line (hard links), made with the first one.
     private var sharedQueue: ListeningSocket?
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+    private let consumers: ConsumerSlots
 
     public init(options: Options) {
         self.options = options
+        consumers = ConsumerSlots(
+            count: options.consumers, executable: options.executable, controlConninfo: options.controlConninfo)
     }
 
     /// Runs until told to stop; returns the exit status.
@@ -81,7 +92,13 @@ public final class Supervisor {
             stopAll()
             return 1
         }
-        Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
+        consumers.startAll()
+        Log.info(
+            "pool started",
+            [
+                "workers": .number(slots.count), "consumers": .number(consumers.count),
+                "upstream": .string(options.upstreamName),
+            ])
         while true {
             guard let signal = signals.next(waitingMilliseconds: 1000) else {
                 respawnDue()
@@ -169,7 +186,10 @@ public final class Supervisor {
     private func reapChildren() {
         var status: Int32 = 0
         while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
-            guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else { continue }
+            guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else {
+                consumers.reaped(pid, status: status)
+                continue
+            }
             slot.pid = 0
             recoverLeftovers(slot)
             if slot.retired {
@@ -194,6 +214,7 @@ public final class Supervisor {
         for slot in slots.values where slot.pid == 0 && !slot.retired {
             if slot.startedAt.duration(to: .now) > .seconds(1) { start(slot) }
         }
+        consumers.respawnDue()
     }
 
     private func retire(_ address: UpstreamBlock.Address) {
@@ -208,17 +229,21 @@ public final class Supervisor {
 
     private func stopAll() {
         for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGTERM) }
+        consumers.signalAll(SIGTERM)
         let deadline = ContinuousClock.now + .seconds(options.drainSeconds)
-        while slots.values.contains(where: { $0.pid > 0 }) {
+        while slots.values.contains(where: { $0.pid > 0 }) || consumers.anyRunning {
             if ContinuousClock.now > deadline {
                 for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGKILL) }
+                consumers.signalAll(SIGKILL)
             }
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0, let slot = slots.values.first(where: { $0.pid == pid }) {
                 slot.pid = 0
                 recoverLeftovers(slot)
-            } else if pid <= 0 {
+            } else if pid > 0 {
+                consumers.reaped(pid, status: status, stopping: true)
+            } else {
                 usleep(20_000)
             }
         }
