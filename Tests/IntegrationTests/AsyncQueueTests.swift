@@ -231,6 +231,38 @@ import Testing
         #expect(message?.contains("may have run") == true)
     }
 
+    /// A connection lost before COMMIT was sent leaves a transaction that cannot have committed:
+    /// a queued call is retried under its policy even when VOLATILE (synchronously, it is not).
+    @Test func aVolatileCallCutBeforeCommitIsRetriedAndRunsOnce() throws {
+        let fixture = try Fixture()
+        try fixture.register(
+            sql: """
+                CREATE SEQUENCE demo.cut_calls;
+                CREATE FUNCTION demo.cut_once(p_note text) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+                BEGIN
+                    INSERT INTO demo.order_note (customer_id, note) VALUES (1, p_note);
+                    IF nextval('demo.cut_calls') = 1 THEN
+                        PERFORM pg_terminate_backend(pg_backend_pid());
+                        PERFORM pg_sleep(5);
+                    END IF;
+                END $$;
+                """,
+            services: """
+                [{"name": "cut_once", "connection": "demo", "procedure": "demo.cut_once", "parameters": "discover",
+                  "retry_policy": "default", "timeout_ms": 10000}]
+                """)
+        let note = "cut-\(UUID().uuidString)"
+        let reply = fixture.execute("cut_once", #"{"p_note": "\#(note)"}"#, headers: AsyncQueueTests.async)
+        let id = try #require(reply.json["execution_id"]?.stringValue, "\(reply.text)")
+        Consumer(controlConninfo: fixture.conninfo, name: "test").drain()
+        #expect(try status(fixture, id) == "succeeded")
+        #expect(try notes(fixture, note) == 1)
+        let outcomes = try fixture.rows(
+            "SELECT outcome FROM spo.service_log WHERE execution_id = $1::uuid ORDER BY attempt", [id]
+        ).map { $0[0] }
+        #expect(outcomes == ["connection_failed", "succeeded"])
+    }
+
     @Test func statusesAnswerEachIdInOrder() throws {
         let fixture = try Fixture()
         let id = try enqueueNote(fixture, "status-\(UUID().uuidString)")

@@ -8,10 +8,10 @@ extension Executor {
         _ transaction: TargetTransaction, _ plan: CallPlan, _ values: [String?], service: ServiceDefinition,
         on connection: PGConnection, deadline: ContinuousClock.Instant
     ) throws(PGError) -> String {
-        try connection.execute("BEGIN", deadline: deadline)
         let data: String
         let xid: String
         do throws(PGError) {
+            try connection.execute("BEGIN", deadline: deadline)
             data = try run(plan, values, service: service, on: connection, deadline: deadline)
             xid =
                 try connection.execute("SELECT pg_catalog.pg_current_xact_id()::pg_catalog.text", deadline: deadline)
@@ -19,6 +19,10 @@ extension Executor {
         } catch {
             rollBack(connection)
             guard error.kind == .server, error.sqlstate == TargetTransaction.cannotRunInTransactionBlock else {
+                // Lost before COMMIT was sent, the transaction cannot have committed: unlike a
+                // call in autocommit, this one is safe to run again whatever its volatility.
+                var error = error
+                error.mayHaveRun = false
                 throw error
             }
             // The procedure ends transactions itself: nothing of it survived the rollback, and it

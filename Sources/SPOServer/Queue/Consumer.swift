@@ -145,6 +145,11 @@ public final class Consumer {
 
     func run(_ job: JobQueue.Job) {
         let lease = job.lease
+        // Queued by a worker that already knew a service this snapshot does not: the
+        // notification may not have arrived yet, so look again before calling it gone.
+        if configuration?.enabledService(lease.serviceName) == nil, let connection = try? control.open() {
+            reload(from: connection)
+        }
         guard let configuration, let service = configuration.enabledService(lease.serviceName) else {
             let error = APIError(.serviceNotFound, "service \(lease.serviceName) is gone or disabled")
             return settle(lease, status: .failed, error: error, attempts: [], duration: 0, data: nil, job: job)
@@ -265,6 +270,9 @@ public final class Consumer {
 
     private func recover(_ orphan: JobQueue.Orphan) {
         let lease = orphan.lease
+        if configuration?.services[lease.serviceName] == nil, let connection = try? control.open() {
+            reload(from: connection)
+        }
         let service = configuration?.services[lease.serviceName]
         Log.warning(
             "recovering a job whose consumer was lost",
