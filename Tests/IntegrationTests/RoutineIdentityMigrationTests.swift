@@ -29,7 +29,7 @@ import Testing
             SELECT id, 'demo.GetOrder', 'scalar', '[]' FROM s;
             """)
 
-        #expect(try Migrator().migrate(connection) == [4, 5, 6])
+        #expect(try Migrator().migrate(connection) == Migration.all.map(\.version).filter { $0 > 3 })
         let rows = try connection.execute(
             """
             SELECT procedure_schema, procedure_name, procedure_arguments IS NULL, volatility, idempotent::text
