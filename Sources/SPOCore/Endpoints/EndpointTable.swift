@@ -41,9 +41,17 @@ public enum EndpointTable {
             return .found(executeService, arguments: [service])
         }
         let segments = path.split(separator: "/")
-        var allowed: [HTTPMethod] = []
+        // A literal segment wins over a parameter: `/api/executions/status` is that path's, not
+        // the `{id}` of `/api/executions/{id}`, so only the paths with the fewest parameters count.
+        var matches: [(endpoint: Endpoint, arguments: [String])] = []
         for endpoint in all {
             guard let arguments = endpoint.path.match(segments) else { continue }
+            if let first = matches.first, first.arguments.count < arguments.count { continue }
+            if let first = matches.first, first.arguments.count > arguments.count { matches.removeAll() }
+            matches.append((endpoint, arguments))
+        }
+        var allowed: [HTTPMethod] = []
+        for (endpoint, arguments) in matches {
             if endpoint.method.answers(method) { return .found(endpoint, arguments: arguments) }
             allowed.append(endpoint.method)
             if endpoint.method == .get { allowed.append(.head) }
