@@ -86,8 +86,14 @@ public enum JobQueue {
 
     // MARK: - Claiming and running
 
+    /// The claim commits without waiting for its WAL flush (`synchronous_commit` off for its own
+    /// transaction only): losing it in a crash of the control database only returns the job to
+    /// the queue, and whatever depends on it — the transaction id recorded before the target's
+    /// COMMIT, the settlement — is a durable commit later in the same WAL, which flushes the claim
+    /// with it. One flush fewer per job.
     static let claimSQL = """
-        WITH next AS (
+        WITH quiet AS (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)),
+        next AS (
             SELECT execution_id FROM spo.execution_job
             WHERE state = 'queued' AND run_after <= now()
             ORDER BY run_after, execution_id LIMIT 1 FOR UPDATE SKIP LOCKED),
@@ -100,13 +106,13 @@ public enum JobQueue {
         running AS (
             UPDATE spo.service_execution e SET status = 'running' FROM claimed WHERE e.id = claimed.execution_id)
         SELECT c.execution_id, c.service_name, c.parameters::text, c.attempts, e.user_name, e.correlation_id
-        FROM claimed c JOIN spo.service_execution e ON e.id = c.execution_id
+        FROM claimed c JOIN spo.service_execution e ON e.id = c.execution_id CROSS JOIN quiet
         """
 
     /// Takes the next due job, skipping those other consumers are taking right now, and marks
     /// its execution `running`; nil when none is due.
     static func claim(by holder: String, on connection: PGConnection) throws(PGError) -> Job? {
-        let result = try connection.executePrepared("spo_job_claim_v1", sql: claimSQL, [holder])
+        let result = try connection.executePrepared("spo_job_claim_v2", sql: claimSQL, [holder])
         guard result.rowCount > 0, let id = result.value(0, 0), let service = result.value(0, 1) else { return nil }
         let parameters = (try? JSONValue.parse(Array((result.value(0, 2) ?? "{}").utf8))) ?? .object([])
         return Job(
