@@ -474,7 +474,8 @@ extension OpenAPIDocument {
                 "description": .string(
                     "respond-async: validate now, queue the execution and answer 202 with Location at once; "
                         + "poll GET /api/executions/{id} for the result"),
-                "schema": .object(["type": .string("string"), "example": .string("respond-async")]),
+                // No example: Swagger UI would put it in every "try it out" request.
+                "schema": .object(["type": .string("string")]),
             ]),
             "ServiceName": path("name", "The service's name", name("The service's name")),
             "ConnectionName": path("name", "The connection's name", name("The connection's name")),
