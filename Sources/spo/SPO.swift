@@ -11,7 +11,7 @@ struct SPO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
-        subcommands: [Dev.self, Serve.self, Worker.self, Migrate.self, Services.self, Keys.self])
+        subcommands: [Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Services.self, Keys.self])
 
     /// Logging is set up before any command runs: a bad `SPO_LOG_LEVEL` stops every command,
     /// saying what is allowed, instead of being ignored.
@@ -66,6 +66,8 @@ extension SPO {
         @Option(help: "The nginx file holding the upstream block.") var nginx: String
         @Option(help: "The upstream block's name.") var upstream = "spo_pool"
         @Option(help: "The unprivileged user the workers switch to when started as root.") var user: String?
+        @Option(help: "Queue consumers for asynchronous executions (default: $SPO_CONSUMERS, else 2; 0: none).")
+        var consumers: Int?
         @OptionGroup var control: ControlOption
         /// For tests of the restart backoff: a program started instead of `spo worker`, with the
         /// worker's arguments.
@@ -81,7 +83,8 @@ extension SPO {
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
-                    executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }, user: workerUser))
+                    executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }, user: workerUser,
+                    consumers: consumers ?? Supervisor.configuredConsumers))
             throw ExitCode(supervisor.run())
         }
     }
@@ -110,6 +113,20 @@ extension SPO {
                     controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool,
                     metrics: metrics.map { (path: $0, slot: metricsSlot) }
                 ).run())
+        }
+    }
+
+    struct Consume: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run queued (Prefer: respond-async) executions (started by `spo serve`, --consumers).")
+
+        @OptionGroup var control: ControlOption
+        @Option(help: "The unprivileged user to switch to before anything else, when started as root.")
+        var user: String?
+
+        func run() throws {
+            try user.map(ProcessUser.init(named:))?.become()
+            throw ExitCode(Consumer(controlConninfo: control.conninfo).run())
         }
     }
 

@@ -85,7 +85,6 @@ import Testing
             ("/api/retry-policies", .listRetryPolicies, [], "GET, HEAD, POST"),
             ("/api/retry-policies/default", .getRetryPolicy, ["default"], "GET, HEAD, PUT, DELETE"),
             ("/api/executions", .listExecutions, [], "GET, HEAD"),
-            ("/api/executions/x", .getExecution, ["x"], "GET, HEAD"),
             ("/api/errors/r", .getError, ["r"], "GET, HEAD"),
             ("/api/health/services", .servicesHealth, [], "GET, HEAD"),
         ]
@@ -103,6 +102,18 @@ import Testing
         #expect(match("DELETE", "/api/services") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
         #expect(match("DELETE", "/api/executions/x") == .methodNotAllowed(allowed: "GET, HEAD"))
         #expect(match("POST", "/api/errors/r") == .methodNotAllowed(allowed: "GET, HEAD"))
+    }
+
+    /// Async callers poll their own executions, so these two take any key (the handler decides
+    /// what each caller may read); the status list is a POST beside the item's GET.
+    @Test func executionsCanBeReadBackByTheirCallers() {
+        #expect(match("GET", "/api/executions/x") == found(.getExecution, ["x"]))
+        #expect(EndpointTable.endpoint(.getExecution).access == .caller)
+        #expect(match("POST", "/api/executions/status") == found(.executionStatuses))
+        #expect(EndpointTable.endpoint(.executionStatuses).access == .caller)
+        // The literal path wins over {id}: no execution is called "status".
+        #expect(match("GET", "/api/executions/status") == .methodNotAllowed(allowed: "POST"))
+        #expect(match("GET", "/api/executions/0193") == found(.getExecution, ["0193"]))
     }
 
     @Test func reprocessingIsAPostOnAnExecution() {

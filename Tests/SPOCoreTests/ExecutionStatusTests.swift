@@ -11,7 +11,7 @@ import Testing
         let check = try #require(sql.range(of: "CHECK (status IN (", options: .backwards))
         let list = sql[check.upperBound...].prefix { $0 != ")" }
         let admitted = list.split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["'"])
+            $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: ["'"])
         }
         #expect(Set(admitted) == Set(ExecutionStatus.allCases.map(\.rawValue)))
     }

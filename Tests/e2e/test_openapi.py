@@ -21,7 +21,7 @@ EXAMPLES = json.loads((REPO / "examples" / "services.json").read_text())
 ADMIN_PATHS = [
     "/api/services", "/api/services/{name}", "/api/connections", "/api/connections/{name}", "/api/retry-policies",
     "/api/retry-policies/{name}", "/api/executions", "/api/executions/{id}", "/api/executions/{id}/reprocess",
-    "/api/errors/{reference}", "/api/health", "/api/health/services", "/api/openapi.json",
+    "/api/executions/status", "/api/errors/{reference}", "/api/health", "/api/health/services", "/api/openapi.json",
 ]
 
 

@@ -18,6 +18,7 @@ public final class Endpoint: Sendable {
         case resetBreaker
         case listRetryPolicies, createRetryPolicy, getRetryPolicy, replaceRetryPolicy, deleteRetryPolicy
         case listExecutions, getExecution, reprocessExecution
+        case executionStatuses = "getExecutionStatuses"
         case getError
         case metrics, stats
     }

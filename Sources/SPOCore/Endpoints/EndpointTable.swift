@@ -50,9 +50,17 @@ public enum EndpointTable {
             return .found(executeService, arguments: [service])
         }
         let segments = path.split(separator: "/")
-        var allowed: [HTTPMethod] = []
+        // A literal segment wins over a parameter: `/api/executions/status` is that path's, not
+        // the `{id}` of `/api/executions/{id}`, so only the paths with the fewest parameters count.
+        var matches: [(endpoint: Endpoint, arguments: [String])] = []
         for endpoint in all {
             guard let arguments = endpoint.path.match(segments) else { continue }
+            if let first = matches.first, first.arguments.count < arguments.count { continue }
+            if let first = matches.first, first.arguments.count > arguments.count { matches.removeAll() }
+            matches.append((endpoint, arguments))
+        }
+        var allowed: [HTTPMethod] = []
+        for (endpoint, arguments) in matches {
             if endpoint.method.answers(method) { return .found(endpoint, arguments: arguments) }
             allowed.append(endpoint.method)
             if endpoint.method == .get { allowed.append(.head) }
@@ -167,6 +175,9 @@ extension EndpointTable {
         ]
     }
 
+    /// The most ids one `POST /api/executions/status` may ask about.
+    public static let executionStatusLimit = 100
+
     /// Executions and errors: read-only, but for reprocessing.
     static var audit: [Endpoint] {
         let id = ref("parameters/ExecutionID")
@@ -207,10 +218,20 @@ extension EndpointTable {
                 success: .init(status: 200, description: "One page", schema: ref("schemas/ExecutionPage")),
                 errors: [.invalidParameters]),
             Endpoint(
-                .getExecution, .get, "/api/executions/{id}", .admin,
-                summary: "One execution with its attempts, errors and reprocessing history", parameters: [id],
+                .getExecution, .get, "/api/executions/{id}", .caller,
+                summary: "One execution. Admin keys: any, with its attempts, errors and reprocessing history. Other "
+                    + "callers: the asynchronous executions they queued, with status and, once done, data or error",
+                parameters: [id],
                 success: .init(status: 200, description: "Found", schema: ref("schemas/Execution")),
-                errors: [.notFound]),
+                errors: [.notFound, .dbConnectionFailed]),
+            Endpoint(
+                .executionStatuses, .post, "/api/executions/status", .caller,
+                summary: "The status of each listed execution (at most \(executionStatusLimit) ids); null for one "
+                    + "that does not exist or that the caller may not read",
+                body: .init(schema: ref("schemas/ExecutionStatusRequest"), required: true),
+                success: .init(
+                    status: 200, description: "In the order asked", schema: ref("schemas/ExecutionStatuses")),
+                errors: [.invalidParameters, .payloadTooLarge, .unsupportedMediaType, .dbConnectionFailed]),
             Endpoint(
                 .reprocessExecution, .post, "/api/executions/{id}/reprocess", .admin,
                 summary: "Runs an execution again, linked both ways to the original", parameters: [id],

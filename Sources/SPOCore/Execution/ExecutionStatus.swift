@@ -1,6 +1,8 @@
 /// How an execution ended (or that it is still running): `service_execution.status`, the `status`
 /// filter of `GET /api/executions` and the OpenAPI `ExecutionStatus` schema.
 public enum ExecutionStatus: String, Sendable, CaseIterable {
+    /// Accepted with `Prefer: respond-async`, waiting in the job queue for a consumer.
+    case queued
     case running
     case succeeded
     /// The procedure raised, or its database could not be reached.

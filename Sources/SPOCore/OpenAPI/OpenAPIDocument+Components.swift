@@ -126,7 +126,64 @@ extension OpenAPIDocument {
                     .init(
                         "reprocessing_of",
                         typed("object", "The re-run this execution is (detail only)", nullable: true)),
+                    .init(
+                        "data",
+                        .object([
+                            "description": .string(
+                                "An asynchronous execution's result once it succeeded (null before), shaped as "
+                                    + "documented on the service's own path")
+                        ])),
+                    .init(
+                        "error",
+                        typed(
+                            "object", "An asynchronous execution's error once it failed (its queuer's view)",
+                            nullable: true)),
                 ], required: ["id", "service", "status"]),
+            "Accepted": object(
+                [
+                    .init("execution_id", typed("string", "Poll GET /api/executions/{id}", format: "uuid")),
+                    .init("service", typed("string")),
+                    .init("status", stringEnum([ExecutionStatus.queued.rawValue])),
+                ], required: ["execution_id", "service", "status"],
+                description: "Queued (Prefer: respond-async); Location names the execution to poll"),
+            "ExecutionStatusRequest": object(
+                [
+                    .init(
+                        "ids",
+                        typed(
+                            "array",
+                            extra: [
+                                .init("items", typed("string", format: "uuid")), .init("minItems", .number(1)),
+                                .init("maxItems", .number(EndpointTable.executionStatusLimit)),
+                            ]))
+                ], required: ["ids"], closed: true),
+            "ExecutionStatuses": object(
+                [
+                    .init(
+                        "items",
+                        typed(
+                            "array",
+                            extra: [
+                                .init(
+                                    "items",
+                                    object(
+                                        [
+                                            .init("execution_id", typed("string", format: "uuid")),
+                                            .init(
+                                                "status",
+                                                typed(
+                                                    "string", "Null: no such execution, or not the caller's",
+                                                    nullable: true,
+                                                    extra: [
+                                                        .init(
+                                                            "enum",
+                                                            .array(
+                                                                ExecutionStatus.allCases.map { .string($0.rawValue) }
+                                                                    + [.null]))
+                                                    ])),
+                                        ], required: ["execution_id", "status"]))
+                            ]))
+                ], required: ["items"]),
             "Attempt": object(
                 [
                     .init("attempt", typed("integer", "1 for the first")),
@@ -502,6 +559,14 @@ extension OpenAPIDocument {
                 "Ties the request to the client's own logs; echoed back. One that is not a token of letters, digits and "
                     + "-_.: (at most 128) is replaced by a new id."),
             "IdempotencyKey": header("Idempotency-Key", idempotencyKeyDescription),
+            "Prefer": .object([
+                "name": .string("Prefer"), "in": .string("header"), "required": .bool(false),
+                "description": .string(
+                    "respond-async: validate now, queue the execution and answer 202 with Location at once; "
+                        + "poll GET /api/executions/{id} for the result"),
+                // No example: Swagger UI would put it in every "try it out" request.
+                "schema": .object(["type": .string("string")]),
+            ]),
             "ServiceName": path("name", "The service's name", name("The service's name")),
             "ConnectionName": path("name", "The connection's name", name("The connection's name")),
             "RetryPolicyName": path("name", "The retry policy's name", name("The retry policy's name")),
@@ -533,6 +598,13 @@ extension OpenAPIDocument {
         }
 
         static let headers: JSONValue = .object([
+            "Location": .object([
+                "description": .string("/api/executions/{id} of the queued execution"),
+                "schema": typed("string"),
+            ]),
+            "Preference-Applied": .object([
+                "description": .string("respond-async: the preference was honoured"), "schema": typed("string"),
+            ]),
             "X-Execution-ID": .object([
                 "description": .string("The execution's id (GET /api/executions/{id}); on errors, when there was one"),
                 "schema": typed("string", format: "uuid"),

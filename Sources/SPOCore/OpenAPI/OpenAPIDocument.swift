@@ -126,6 +126,7 @@ extension OpenAPIDocument {
     /// The request headers every execution reads.
     static let executionHeaders: [JSONValue] = [
         Components.ref("parameters/CorrelationID"), Components.ref("parameters/IdempotencyKey"),
+        Components.ref("parameters/Prefer"),
     ]
 
     /// The success envelope of SPEC §4 around a `data` schema.
@@ -163,7 +164,20 @@ extension OpenAPIDocument {
                         "X-Correlation-ID": Components.ref("headers/X-Correlation-ID"),
                     ]),
                     "content": .object(["application/json": .object(["schema": schema])]),
-                ]))
+                ])),
+            .init(
+                "202",
+                .object([
+                    "description": .string(
+                        "Queued (Prefer: respond-async): the input was valid; poll Location for the outcome"),
+                    "headers": .object([
+                        "Location": Components.ref("headers/Location"),
+                        "Preference-Applied": Components.ref("headers/Preference-Applied"),
+                        "X-Execution-ID": Components.ref("headers/X-Execution-ID"),
+                        "X-Correlation-ID": Components.ref("headers/X-Correlation-ID"),
+                    ]),
+                    "content": .object(["application/json": .object(["schema": Components.ref("schemas/Accepted")])]),
+                ])),
         ]
         let fixed = [
             ("400", "InvalidParameters"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "ServiceNotFound"),

@@ -51,11 +51,13 @@ public final class Executor {
         connections.closeAll()
     }
 
-    /// With a breaker `ticket`, each attempt's result is counted by the breaker, and no attempt
-    /// follows one after which the breaker is no longer closed.
+    /// Runs the call under the service's retry policy and timeout. With a breaker `ticket`, each
+    /// attempt's result is counted by the breaker, and no attempt follows one after which the
+    /// breaker is no longer closed; with `transaction`, each attempt runs inside an explicit
+    /// transaction on the target (a queued job, see `TargetTransaction`).
     public func execute(
         _ service: ServiceDefinition, parameters: [BoundParameter], configuration: Configuration,
-        ticket: BreakerTicket? = nil
+        ticket: BreakerTicket? = nil, transaction: TargetTransaction? = nil
     ) -> ExecutionOutcome {
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(service.timeoutMilliseconds)
@@ -68,7 +70,7 @@ public final class Executor {
             attempt += 1
             let (result, record) = runAttempt(
                 attempt, plan: plan, values: values, service: service, configuration: configuration,
-                start: start, deadline: deadline)
+                start: start, deadline: deadline, transaction: transaction)
             attempts.append(record)
             let admitted = ticket.map { breakers.record($0, result) } ?? true
             let elapsed = milliseconds(start.duration(to: .now))
@@ -95,7 +97,7 @@ public final class Executor {
 
     private func runAttempt(
         _ attempt: Int, plan: CallPlan, values: [String?], service: ServiceDefinition, configuration: Configuration,
-        start: ContinuousClock.Instant, deadline: ContinuousClock.Instant
+        start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, transaction: TargetTransaction?
     ) -> (Result<String, PGError>, AttemptRecord) {
         let attemptStart = ContinuousClock.now
         var record = AttemptRecord(
@@ -115,7 +117,13 @@ public final class Executor {
             let executeStart = ContinuousClock.now
             record.connectMilliseconds = milliseconds(attemptStart.duration(to: executeStart))
             defer { record.executeMilliseconds = milliseconds(executeStart.duration(to: .now)) }
-            result = .success(try run(plan, values, service: service, on: connection, deadline: deadline))
+            if let transaction {
+                result = .success(
+                    try runInTransaction(
+                        transaction, plan, values, service: service, on: connection, deadline: deadline))
+            } else {
+                result = .success(try run(plan, values, service: service, on: connection, deadline: deadline))
+            }
         } catch {
             // A connection that never completed (a silent host) shows its time as connect time.
             if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
@@ -128,7 +136,7 @@ public final class Executor {
         return (result, record)
     }
 
-    private func run(
+    func run(
         _ plan: CallPlan, _ values: [String?], service: ServiceDefinition, on connection: PGConnection,
         deadline: ContinuousClock.Instant
     ) throws(PGError) -> String {

@@ -94,7 +94,8 @@ struct ExecutionQueries {
                 'reprocessed_as', coalesce((SELECT json_agg(r ORDER BY r.created_at) FROM spo.service_reprocessing r
                     WHERE r.original_execution_id = e.id), '[]'),
                 'reprocessing_of', (SELECT row_to_json(r) FROM spo.service_reprocessing r
-                    WHERE r.new_execution_id = e.id LIMIT 1))::text
+                    WHERE r.new_execution_id = e.id LIMIT 1),
+                'data', (SELECT j.result FROM spo.execution_job j WHERE j.execution_id = e.id))::text
             FROM spo.service_execution e WHERE e.id = $1::uuid
             """
         guard let found = try optionalJSON(sql, [id]) else { throw APIError(.notFound, "no execution \(id)") }

@@ -150,13 +150,59 @@ public final class RequestHandler {
             return reprocess(arguments[0], body: request.body, context)
         case .resetBreaker:
             return resetBreaker(arguments[0], context)
+        case .getExecution:
+            return readExecution(arguments[0], query: request.query, context)
+        case .executionStatuses:
+            return executionStatuses(request.body, context)
         case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
-            .getRetryPolicy, .listExecutions, .getExecution, .getError:
+            .getRetryPolicy, .listExecutions, .getError:
             return administer(AdminRoute(id, arguments), query: request.query, context)
         case .createService, .replaceService, .deleteService, .createConnection, .replaceConnection,
             .deleteConnection, .createRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy:
             return change(AdminRoute(id, arguments), method: request.method, body: request.body, context)
         }
+    }
+
+    // MARK: - Asynchronous executions
+
+    /// Admin keys read any execution as administration does; other callers only the asynchronous
+    /// executions they queued (`AsyncExecutions`).
+    private func readExecution(_ id: String, query: String, _ context: RequestContext) -> HTTPResponse {
+        if context.principal.key?.role == .admin {
+            return administer(AdminRoute(.getExecution, [id]), query: query, context)
+        }
+        do throws(APIError) {
+            let found = try AsyncExecutions(control: control).ownExecution(id, context.principal)
+            return .json(200, found, headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
+    }
+
+    private func executionStatuses(_ body: [UInt8], _ context: RequestContext) -> HTTPResponse {
+        guard context.isJSON else {
+            return fail(APIError(.unsupportedMediaType, "send {\"ids\": [...]} as application/json"), context)
+        }
+        do throws(APIError) {
+            let found = try AsyncExecutions(control: control).statuses(body, context.principal)
+            return .json(200, found, headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
+    }
+
+    /// Queues a validated call (`Prefer: respond-async`) and answers 202 at once.
+    private func enqueue(
+        _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext, executionID: String
+    ) -> HTTPResponse {
+        let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+        do throws(APIError) {
+            try AsyncExecutions(control: control).enqueue(
+                service, parameters: effective, executionID: executionID, context)
+        } catch {
+            return .error(error, reference: nil, headers: context.headers)
+        }
+        return AsyncExecutions.accepted(executionID, service: service.name, headers: context.headers)
     }
 
     // MARK: - Administration
@@ -313,6 +359,9 @@ public final class RequestHandler {
         _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext,
         executionID: String = RandomID.uuid(), reprocessOf: String? = nil
     ) -> HTTPResponse {
+        if context.prefersAsync && reprocessOf == nil {
+            return enqueue(service, bound, context, executionID: executionID)
+        }
         // A procedure never runs unaudited: without a control connection and without room in the
         // spool, the call is refused before it starts.
         guard auditIsPossible() else {
@@ -650,6 +699,8 @@ struct RequestContext {
     /// The key this request claimed, once it did: its answer is kept with the audit.
     var heldKey: IdempotencyClaim?
     var isJSON: Bool
+    /// `Prefer: respond-async`: queue a valid call and answer 202.
+    var prefersAsync: Bool
 
     init(_ request: HTTPRequest) {
         if let given = request.header("x-correlation-id"), RequestContext.isValidToken(given) {
@@ -662,6 +713,7 @@ struct RequestContext {
         idempotencyKeyIsMalformed = givenKey != nil && idempotencyKey == nil
         let contentType = (request.header("content-type") ?? "").lowercased()
         isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
+        prefersAsync = request.header("prefer").map(Preference.respondsAsync) ?? false
     }
 
     var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }

@@ -35,10 +35,13 @@ public final class Supervisor {
         public var workerCommand: [String]?
         /// The user workers switch to when the supervisor runs as root (nil: they run as it does).
         public var user: ProcessUser?
+        /// Queue consumers to run beside the workers (`spo consume`).
+        public var consumers: Int
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
-            drainSeconds: Int = 30, workerCommand: [String]? = nil, user: ProcessUser? = nil
+            drainSeconds: Int = 30, workerCommand: [String]? = nil, user: ProcessUser? = nil,
+            consumers: Int = Supervisor.configuredConsumers
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
@@ -47,7 +50,13 @@ public final class Supervisor {
             self.drainSeconds = drainSeconds
             self.workerCommand = workerCommand
             self.user = user
+            self.consumers = consumers
         }
+    }
+
+    /// `SPO_CONSUMERS` from the environment (0 runs none), else 2.
+    public static var configuredConsumers: Int {
+        ProcessInfo.processInfo.environment["SPO_CONSUMERS"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil } ?? 2
     }
 
     private final class Slot {
@@ -80,9 +89,13 @@ public final class Supervisor {
     private var sharedQueue: ListeningSocket?
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
     private var metrics: PoolMetricsFile?
+    private let consumers: ConsumerSlots
 
     public init(options: Options) {
         self.options = options
+        consumers = ConsumerSlots(
+            count: options.consumers, executable: options.executable, controlConninfo: options.controlConninfo,
+            user: options.user)
     }
 
     /// Runs until told to stop; returns the exit status.
@@ -99,7 +112,13 @@ public final class Supervisor {
             return 1
         }
         dropRootIfPossible()
-        Log.info("pool started", ["workers": .number(slots.count), "upstream": .string(options.upstreamName)])
+        consumers.startAll()
+        Log.info(
+            "pool started",
+            [
+                "workers": .number(slots.count), "consumers": .number(consumers.count),
+                "upstream": .string(options.upstreamName),
+            ])
         while true {
             respawnDue()
             guard let signal = signals.next(waitingMilliseconds: millisecondsToNextRestart()) else { continue }
@@ -205,7 +224,10 @@ public final class Supervisor {
     private func reapChildren() {
         var status: Int32 = 0
         while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
-            guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else { continue }
+            guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else {
+                consumers.reaped(pid, status: status)
+                continue
+            }
             slot.pid = 0
             if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
             recoverLeftovers(slot)
@@ -244,6 +266,7 @@ public final class Supervisor {
                 if let index = slot.metricsSlot { metrics?.setCrashStreak(0, looping: false, slot: index) }
             }
         }
+        consumers.respawnDue()
     }
 
     /// How long the loop may wait for a signal: a second, or less when a restart is due sooner.
@@ -295,10 +318,12 @@ public final class Supervisor {
 
     private func stopAll() {
         for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGTERM) }
+        consumers.signalAll(SIGTERM)
         let deadline = ContinuousClock.now + .seconds(options.drainSeconds)
-        while slots.values.contains(where: { $0.pid > 0 }) {
+        while slots.values.contains(where: { $0.pid > 0 }) || consumers.anyRunning {
             if ContinuousClock.now > deadline {
                 for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGKILL) }
+                consumers.signalAll(SIGKILL)
             }
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
@@ -306,7 +331,9 @@ public final class Supervisor {
                 slot.pid = 0
                 if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
                 recoverLeftovers(slot)
-            } else if pid <= 0 {
+            } else if pid > 0 {
+                consumers.reaped(pid, status: status, stopping: true)
+            } else {
                 usleep(20_000)
             }
         }

@@ -56,6 +56,7 @@ public final class Worker {
         signals.block()
         SignalSet.ignoreBrokenPipes()
         MetricSources.register(BreakerMetrics.families)
+        MetricSources.register(QueueMetrics.families)
         let auditCommit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")

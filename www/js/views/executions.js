@@ -9,7 +9,7 @@ import * as api from '../api.js';
 import { showProblem } from '../alerts.js';
 import { h, badge, field, fillRows, table, time, ms } from '../dom.js';
 
-const STATUSES = ['running', 'succeeded', 'failed', 'timeout', 'rejected', 'interrupted'];
+const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timeout', 'rejected', 'interrupted'];
 const PAGE_SIZES = ['10', '25', '50', '100', '200'];
 const DEFAULT_LIMIT = '50';
 const REFRESH_MS = 5000;
