@@ -9,7 +9,7 @@ SHELL := /bin/bash
 # Debian packages the project needs at build, run and test time.
 APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev libssl-dev curl ca-certificates \
 	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium libjs-chart.js
 # End-to-end tests run on Debian's Python and its packages (whatever python3 is first in PATH), in a
 # virtualenv that sees them and adds what Debian does not package (openapi-spec-validator).
 VENV := .build/venv
