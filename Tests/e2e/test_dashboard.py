@@ -219,3 +219,59 @@ def test_the_dashboard_says_when_chart_js_is_missing(page, pool):
     finally:
         page.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
         page.driver.execute_cdp_cmd("Network.disable", {})
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, int]]) -> float | None:
+    """Prometheus's histogram_quantile over cumulative (le, count) buckets, the last le +Inf."""
+    total = buckets[-1][1]
+    if total == 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return lower
+            return lower + (le - lower) * (rank - below) / (count - below) if count > below else le
+        lower, below = le, count
+    return lower
+
+
+def test_the_dashboards_percentiles_and_rates_are_prometheus_arithmetic(page):
+    """The page's own module (www/js/stats.js), loaded in the browser as the dashboard loads it."""
+    page.go("/dashboard")
+    cases = [
+        [(0.001, 0), (0.0025, 10), (0.005, 20), (float("inf"), 20)],
+        [(0.001, 3), (0.0025, 3), (0.005, 7), (0.01, 9), (float("inf"), 10)],
+        [(0.001, 0), (float("inf"), 5)],  # all beyond the largest bound: "at least" that bound
+        [(0.001, 0), (float("inf"), 0)],  # no request
+    ]
+    as_js = [[{"le": None if le == float("inf") else le, "count": count} for le, count in case] for case in cases]
+    answers = page.driver.execute_async_script("""
+        const [cases, done] = arguments;
+        import('/admin/js/stats.js').then((stats) => {
+          const quantiles = cases.map((c) => {
+            const buckets = c.map((b) => ({ le: b.le === null ? Infinity : b.le, count: b.count }));
+            return [0.5, 0.95, 0.99].map((q) => stats.quantile(buckets, q));
+          });
+          const service = (requests, ok, bad, buckets) => ({ name: 'a', requests, statuses: { 200: ok, 503: bad },
+            server_errors: bad, duration_buckets: buckets });
+          const stat = (requests, ok, bad, buckets) => ({ requests, services: [service(requests, ok, bad, buckets)],
+            workers: { busy: 1, idle: 1, slots: [] }, extra: [] });
+          const before = stats.reading(stat(10, 8, 2, [{ le: 0.001, count: 10 }, { le: null, count: 10 }]), 1000);
+          const after = stats.reading(stat(30, 23, 7, [{ le: 0.001, count: 20 }, { le: null, count: 30 }]), 5000);
+          const restarted = stats.reading(stat(4, 4, 0, [{ le: 0.001, count: 4 }, { le: null, count: 4 }]), 7000);
+          done({ quantiles, interval: stats.interval(before, after), reset: stats.interval(after, restarted) });
+        }, (error) => done({ error: String(error) }));""", as_js)
+    assert "error" not in answers, answers
+    for case, got in zip(cases, answers["quantiles"]):
+        expected = [histogram_quantile(q, case) for q in (0.5, 0.95, 0.99)]
+        assert got == pytest.approx(expected) if expected[0] is not None else got == [None, None, None], (case, got)
+    interval = answers["interval"]
+    # 20 requests in 4 s, 5 of them 503; the service's 20 new ones: 10 ≤ 1 ms, 10 beyond.
+    assert interval["rate"] == pytest.approx(5.0) and interval["errorRate"] == pytest.approx(1.25)
+    assert interval["errorShare"] == pytest.approx(0.25)
+    assert interval["services"][0]["p50"] == pytest.approx(0.001) and interval["services"][0]["requests"] == 20
+    # Counters that went backwards (spo serve restarted): the interval counts from zero, never negative.
+    assert answers["reset"]["requests"] == 4 and answers["reset"]["errors"] == 0
+    assert answers["reset"]["services"][0]["requests"] == 4
