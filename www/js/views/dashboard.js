@@ -8,7 +8,7 @@
 // queue depth) are in PANELS below: each appears only while its family is present.
 
 import * as api from '../api.js';
-import { flash } from '../alerts.js';
+import { showNotice } from '../alerts.js';
 import { h, badge, fillRows, table } from '../dom.js';
 import { CHART_JS_URL, lineChart, loadChart } from '../charts.js';
 import { family, interval, num, reading } from '../stats.js';
@@ -126,7 +126,7 @@ export async function render(ctx) {
     tile('dash-error-rate', 'Error rate', 'share answered 4xx or 5xx'),
     tile('dash-requests', 'Requests', 'since the pool started'),
     tile('dash-errors', 'Errors', 'since the pool started'),
-    tile('dash-workers-busy', 'Busy workers', 'busy of running'),
+    tile('dash-workers-busy', 'Busy workers', 'of those running; one answers this read'),
     tile('dash-restarts', 'Worker restarts', 'since the pool started'),
     tile('dash-crash-looping', 'Crash-looping workers', 'restarted with backoff'));
 
@@ -143,7 +143,7 @@ export async function render(ctx) {
     const body = h('div', { class: 'panel-body' });
     const card = h('section', { class: 'card', id: `dash-${panel.id}`, hidden: true, 'aria-labelledby': `dash-${panel.id}-title` },
       h('h2', { id: `dash-${panel.id}-title` }, panel.title), body);
-    return { ...panel, body, card };
+    return { ...panel, body, card, shown: null };
   });
 
   ctx.root.append(
@@ -272,7 +272,10 @@ export async function render(ctx) {
     for (const panel of panels) {
       const samples = family(now.extra, panel.family);
       panel.card.hidden = samples === null;
-      if (samples !== null) panel.render(samples, panel.body, panelContext);
+      // Only when the data changed: a re-render would take the focus off a Reset button.
+      const text = JSON.stringify(samples);
+      if (samples !== null && text !== panel.shown) panel.render(samples, panel.body, panelContext);
+      panel.shown = text;
     }
   }
 
@@ -280,9 +283,9 @@ export async function render(ctx) {
     async resetBreaker(name, button) {
       button.disabled = true;
       try {
-        await api.post(`/api/connections/${api.seg(name)}/breaker/reset`, {});
-        flash(`The circuit breaker of ${name} was reset.`);
-        ctx.refresh();
+        await api.request('POST', `/api/connections/${api.seg(name)}/breaker/reset`);
+        // The next reading (within POLL_MS) shows the new state; the history stays.
+        showNotice(`The circuit breaker of ${name} was reset.`);
       } catch (failure) {
         ctx.error(failure, `Resetting the breaker of ${name}`);
         button.disabled = false;
