@@ -134,6 +134,8 @@ export async function render(ctx) {
   const errors = chartCard('dash-chart-errors', 'Error rate', 'Share of requests answered 4xx or 5xx, in percent.');
   const workers = chartCard('dash-chart-workers', 'Workers', 'Busy and idle workers of the pool.');
 
+  const chartGrid = h('div', { class: 'chart-grid', id: 'dash-charts' }, rate.card, errors.card, workers.card);
+
   const servicesTable = table({
     id: 'dash-services', columns: SERVICE_COLUMNS, rows: [], empty: 'No request in the interval.', caption: 'Latency per service',
   });
@@ -152,7 +154,7 @@ export async function render(ctx) {
     updated,
     missing,
     h('section', { class: 'card', 'aria-label': 'Now' }, tiles),
-    h('div', { class: 'chart-grid' }, rate.card, errors.card, workers.card),
+    chartGrid,
     h('section', { class: 'card', 'aria-labelledby': 'dash-services-title' },
       h('h2', { id: 'dash-services-title' }, 'Latency per service'),
       h('p', { class: 'hint' }, `p50 and p95 of the requests of the last ${LATENCY_S} s, from the duration histogram's buckets.`),
@@ -178,7 +180,7 @@ export async function render(ctx) {
       missing.textContent = `Charts are not shown: the chart library did not load from ${CHART_JS_URL}. `
         + 'Install Debian\'s libjs-chart.js on the server (make deps does; nginx serves it from '
         + '/usr/share/javascript/chart.js/). The numbers below still update.';
-      for (const c of [rate, errors, workers]) c.card.hidden = true;
+      chartGrid.hidden = true;
       return;
     }
     charts = {
