@@ -297,6 +297,11 @@ public final class DevInstance {
                 "Swagger UI is not installed, so /docs/ answers 404: run make swagger-ui (make run does)",
                 ["path": .string(renderer.swaggerDirectory)])
         }
+        if !FileManager.default.fileExists(atPath: "/usr/share/javascript/chart.js/chart.esm.js") {
+            Log.warning(
+                "Chart.js is not installed, so the admin dashboard shows no charts: apt-get install libjs-chart.js (make deps does)",
+                ["path": .string("/usr/share/javascript/chart.js/")])
+        }
         let mainPath = state + "/nginx/nginx.conf"
         // Temporary files of nginx's workers: private directories it gives to its worker user.
         for directory in ["body", "fastcgi", "proxy", "uwsgi", "scgi"] {

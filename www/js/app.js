@@ -16,6 +16,7 @@ import * as connections from './views/connections.js';
 import * as executions from './views/executions.js';
 import * as executionDetail from './views/execution-detail.js';
 import * as errors from './views/errors.js';
+import * as dashboard from './views/dashboard.js';
 
 const routes = [
   [/^services$/, (ctx) => services.render(ctx)],
@@ -27,6 +28,7 @@ const routes = [
   [/^connections$/, (ctx) => connections.render(ctx)],
   [/^errors$/, (ctx) => errors.render(ctx, null)],
   [/^errors\/([^/]+)$/, (ctx, reference) => errors.render(ctx, reference)],
+  [/^dashboard$/, (ctx) => dashboard.render(ctx)],
 ];
 
 const DEFAULT_ROUTE = '#/services';
