@@ -85,6 +85,21 @@ import Testing
                 "SELECT execution_id::text FROM spo.service_error WHERE reference = $1",
                 [error["reference"]?.stringValue])
                 == row["id"] ?? nil)
+        // The error row carries the request's correlation id too.
+        #expect(
+            try fixture.value(
+                "SELECT correlation_id FROM spo.service_error WHERE reference = $1", [error["reference"]?.stringValue])
+                == "corr-failure")
+    }
+
+    @Test func anErrorOfNoExecutionCarriesTheCorrelationID() throws {
+        let fixture = try Fixture()
+        let reply = fixture.execute("no_such_service", headers: ["X-Correlation-ID": "corr-unknown"])
+        let error = try fixture.expectError(reply, "SERVICE_NOT_FOUND", status: 404)
+        #expect(
+            try fixture.value(
+                "SELECT correlation_id FROM spo.service_error WHERE reference = $1 AND execution_id IS NULL",
+                [error["reference"]?.stringValue]) == "corr-unknown")
     }
 
     @Test func timeoutIsAudited() throws {

@@ -5,6 +5,7 @@ database; a probe closes it once the database is back; an admin key can reset it
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -28,8 +29,11 @@ class TargetCluster:
         self.port = 5432
         self.bin = postgres_binaries()
         if os.getuid() == 0:
+            # The socket's directory: the postgres user's, reachable by the pool's user (group spo)
+            # and no one else — the pool's workers run as spo.
             user = pwd.getpwnam("postgres")
-            os.chown(self.directory, user.pw_uid, user.pw_gid)
+            os.chown(self.directory, user.pw_uid, grp.getgrnam("spo").gr_gid)
+            os.chmod(self.directory, 0o750)
         self._run(f"{self.bin}/initdb", "-D", f"{self.directory}/data", "-U", "postgres", "-A", "trust",
                   "--no-sync", "-E", "UTF8", "--locale=C")
 

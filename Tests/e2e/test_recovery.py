@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 import uuid
+
+import requests
 
 from e2e_support import fastcgi, postgres_binaries, wait_for
 
@@ -86,3 +89,46 @@ def test_requests_succeed_again_after_a_postgres_restart(pool):
         pool.psql("UPDATE spo.service SET enabled = true WHERE name = 'big_numbers'")
     wait_for(lambda: all(pool.execute_on(slot, "big_numbers", {}).status == 200 for slot in slots),
              timeout=1.0, interval=0.02, message="the service to come back on every worker")
+
+
+def test_a_crash_of_postgres_under_load_loses_no_audit_row_of_a_2xx(pool):
+    """PostgreSQL killed (`pg_ctl restart -m immediate`: no shutdown checkpoint, crash recovery at
+    start) while clients call: every execution answered 2xx is in the audit afterwards — committed
+    before the answer, or spooled by its worker and replayed."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    answers: list[tuple[float, int, str | None]] = []
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                response = pool.execute("customer_get", {"p_id": 7}, session=session, timeout=30)
+            except requests.RequestException:
+                continue
+            with lock:
+                answers.append((time.monotonic(), response.status_code, response.headers.get("X-Execution-ID")))
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: len(answers) >= 30, timeout=20, message="answers before the crash")
+        pg_ctl(pool, "-m", "immediate", "restart")
+        restarted = time.monotonic()
+        wait_for(lambda: sum(1 for at, status, _ in answers if at > restarted and status == 200) >= 30, timeout=30,
+                 interval=0.1, message="successful answers after the restart")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    succeeded = [execution for _, status, execution in answers if 200 <= status < 300]
+    assert len(succeeded) >= 60 and all(succeeded)
+
+    def missing() -> set[str]:
+        listed = ",".join(f"'{execution}'" for execution in succeeded)
+        found = pool.psql(f"SELECT id FROM spo.service_execution WHERE id IN ({listed}) AND status = 'succeeded'")
+        return set(succeeded) - set(found.split())
+
+    wait_for(lambda: not missing(), timeout=20, interval=0.2, message="every 2xx's audit row")

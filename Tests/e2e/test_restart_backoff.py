@@ -23,9 +23,9 @@ def starts(log: Path, address: str) -> list[float]:
             entry = json.loads(line)
         except ValueError:
             continue
-        if entry.get("component") == "supervisor" and entry.get("msg") == "worker started" \
+        if entry.get("component") == "supervisor" and entry.get("event") == "worker started" \
                 and entry.get("address") == address:
-            times.append(datetime.fromisoformat(entry["ts"].replace("Z", "+00:00")).timestamp())
+            times.append(datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp())
     return times
 
 

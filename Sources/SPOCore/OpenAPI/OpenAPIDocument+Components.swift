@@ -213,6 +213,7 @@ extension OpenAPIDocument {
                     .init("message", typed("string")),
                     .init("detail", .object(["description": .string("The details of the error")])),
                     .init("created_at", typed("string", format: "date-time")),
+                    .init("correlation_id", typed("string", "The request's X-Correlation-ID", nullable: true)),
                 ], required: ["reference", "code", "message"]),
             "ServiceDocument": object(
                 [

@@ -47,15 +47,15 @@ public struct AuditLog {
         func name(tolerant: Bool) -> String {
             switch (self, tolerant) {
             case (.execution, false): "spo_audit_execution_v3"
-            case (.executionWithError, false): "spo_audit_execution_error_v3"
-            case (.error, false): "spo_audit_error_v3"
+            case (.executionWithError, false): "spo_audit_execution_error_v4"
+            case (.error, false): "spo_audit_error_v4"
             case (.execution, true): "spo_audit_execution_replay_v3"
-            case (.executionWithError, true): "spo_audit_execution_error_replay_v3"
-            case (.error, true): "spo_audit_error_replay_v3"
+            case (.executionWithError, true): "spo_audit_execution_error_replay_v4"
+            case (.error, true): "spo_audit_error_replay_v4"
             case (.executionKeyed, false): "spo_audit_execution_keyed_v2"
-            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v2"
+            case (.executionWithErrorKeyed, false): "spo_audit_execution_error_keyed_v3"
             case (.executionKeyed, true): "spo_audit_execution_keyed_replay_v2"
-            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v2"
+            case (.executionWithErrorKeyed, true): "spo_audit_execution_error_keyed_replay_v3"
             }
         }
 
@@ -113,13 +113,14 @@ public struct AuditLog {
         private static func executionWithError(tolerant: Bool) -> String {
             "WITH execution AS (\(AuditLog.executionInsert(finishedAt: 20, tolerant: tolerant)) RETURNING id) "
                 + "\(AuditLog.errorColumns) SELECT $15::uuid, id, $3::text, $16::text, $6::int, $17::text, $18::text, "
-                + "$19::jsonb, \(AuditLog.time(20, else: "now()")) FROM execution"
+                + "$19::jsonb, \(AuditLog.time(20, else: "now()")), $11::text FROM execution"
                 + (tolerant ? " ON CONFLICT (reference) DO NOTHING" : "")
         }
 
         private static func error(tolerant: Bool) -> String {
             "\(AuditLog.errorColumns) VALUES ($1::uuid, NULL, $2, $3, $4::int, $5, $6, $7::jsonb, "
-                + "\(AuditLog.time(8, else: "now()")))" + (tolerant ? " ON CONFLICT (reference) DO NOTHING" : "")
+                + "\(AuditLog.time(8, else: "now()")), $9::text)"
+                + (tolerant ? " ON CONFLICT (reference) DO NOTHING" : "")
         }
     }
 
@@ -142,7 +143,7 @@ public struct AuditLog {
 
     static let errorColumns = """
         INSERT INTO spo.service_error (reference, execution_id, service_name, code, http_status, sqlstate,
-            message, detail, created_at)
+            message, detail, created_at, correlation_id)
         """
 
     private let processID = String(getpid())
@@ -160,6 +161,8 @@ public struct AuditLog {
     static func run(_ statement: Statement, _ values: [String?], on connection: PGConnection, tolerant: Bool)
         throws(PGError)
     {
+        // A record spooled by a version before migration 10 lacks the error row's correlation id.
+        let values = statement == .error && values.count == 8 ? values + [nil] : values
         try connection.executePrepared(
             statement.name(tolerant: tolerant), sql: statement.sql(tolerant: tolerant), values)
     }
@@ -180,7 +183,7 @@ public struct AuditLog {
             guard let error = record.failure else { return nil }
             let values =
                 [failure[0], error.serviceName, failure[1], String(error.error.status)] + failure[2...]
-            return (.error, values + [finished])
+            return (.error, values + [finished, error.correlationID])
         }
         let values: [String?] = [
             execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,

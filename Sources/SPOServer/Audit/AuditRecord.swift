@@ -25,6 +25,9 @@ public struct AuditRecord: Sendable {
         public var reference: String
         public var serviceName: String?
         public var error: APIError
+        /// The request's, for an error that belongs to no execution (an execution's error row
+        /// takes the execution's).
+        public var correlationID: String? = nil
     }
 
     public var execution: Execution?

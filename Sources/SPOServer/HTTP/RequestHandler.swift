@@ -578,7 +578,9 @@ public final class RequestHandler {
     ) -> HTTPResponse {
         let reference = RandomID.uuid()
         let record = AuditRecord(
-            execution: nil, failure: .init(reference: reference, serviceName: service, error: error))
+            execution: nil,
+            failure: .init(
+                reference: reference, serviceName: service, error: error, correlationID: context.correlationID))
         let written = write(record, context)
         return .error(
             error, reference: written ? reference : nil, headers: context.headers + extraHeaders,
