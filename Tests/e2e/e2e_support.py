@@ -455,3 +455,21 @@ class Load:
 
 def correlation_id() -> str:
     return "e2e-" + uuid.uuid4().hex
+
+
+def create_live_service(instance, document: dict, timeout: float = 10) -> dict:
+    """POSTs a service document through the API and waits until every worker's configuration has
+    it (live within a second); the stored document."""
+    response = requests.post(instance.url("/api/services"), json=document, timeout=30)
+    assert response.status_code == 201, response.text
+    path = f"/api/services/{document['name']}/execute"
+
+    def everywhere():
+        for slot in instance.workers():
+            answer = fastcgi(instance.direct_path(slot), "GET", "/api/openapi.json")
+            if answer.status != 200 or path not in answer.json()["paths"]:
+                return False
+        return True
+
+    wait_for(everywhere, timeout, interval=0.05, message=f"service {document['name']} live on every worker")
+    return response.json()

@@ -18,7 +18,7 @@ import requests
 
 import e2e_support
 from browser_support import DESKTOP, PHONE, AdminPage, pretty
-from e2e_support import fastcgi, wait_for
+from e2e_support import create_live_service, fastcgi, wait_for
 
 
 def admin_key() -> str:
@@ -32,19 +32,7 @@ def unique(prefix: str) -> str:
 def create_service(spo, name: str, procedure: str = "demo.customer_count", **fields) -> dict:
     """Through the API; waits until every worker's configuration has it (live within a second)."""
     document = {"name": name, "connection": "demo", "procedure": procedure, "parameters": "discover", **fields}
-    response = requests.post(spo.url("/api/services"), json=document, timeout=30)
-    assert response.status_code == 201, response.text
-    path = f"/api/services/{name}/execute"
-
-    def everywhere():
-        for slot in spo.workers():
-            answer = fastcgi(spo.direct_path(slot), "GET", "/api/openapi.json")
-            if answer.status != 200 or path not in answer.json()["paths"]:
-                return False
-        return True
-
-    wait_for(everywhere, 5, interval=0.05, message=f"service {name} live on every worker")
-    return response.json()
+    return create_live_service(spo, document, timeout=5)
 
 
 @pytest.fixture

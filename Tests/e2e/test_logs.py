@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from e2e_support import UUID_RE, correlation_id, fastcgi, wait_for
+from e2e_support import UUID_RE, correlation_id, create_live_service, wait_for
 
 NOTICE_FUNCTION = """
 CREATE OR REPLACE FUNCTION demo.e2e_chatty(p_word text) RETURNS text LANGUAGE plpgsql AS $$
@@ -26,18 +26,7 @@ def chatty(spo):
     spo.psql(NOTICE_FUNCTION, db="demo")
     name = f"e2e_chatty_{uuid.uuid4().hex[:8]}"
     document = {"name": name, "connection": "demo", "procedure": "demo.e2e_chatty", "parameters": "discover"}
-    response = requests.post(spo.url("/api/services"), json=document, timeout=30)
-    assert response.status_code == 201, response.text
-    path = f"/api/services/{name}/execute"
-
-    def everywhere():
-        for slot in spo.workers():
-            answer = fastcgi(spo.direct_path(slot), "GET", "/api/openapi.json")
-            if answer.status != 200 or path not in answer.json()["paths"]:
-                return False
-        return True
-
-    wait_for(everywhere, 10, interval=0.05, message=f"service {name} live on every worker")
+    create_live_service(spo, document)
     yield name
     requests.delete(spo.url(f"/api/services/{name}"), timeout=30)
 
