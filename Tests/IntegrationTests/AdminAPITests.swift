@@ -649,7 +649,7 @@ import Testing
         #expect(
             keys(error.json) == [
                 "reference", "execution_id", "service_name", "code", "http_status", "sqlstate", "message", "detail",
-                "created_at",
+                "created_at", "correlation_id",
             ])
         #expect(error.json["reference"] == .string(reference))
         #expect(error.json["execution_id"] == .string(id))

@@ -15,6 +15,13 @@ public struct CallPlan: Sendable, Equatable {
     public var sql: String
     /// The prepared-statement name: derived from the SQL, so a changed service never reuses a stale plan.
     public var statementName: String
+    /// For a function: the same call, after setting the request's correlation id on the session
+    /// (`spo.correlation_id` and `application_name`, bound as the two parameters after the
+    /// call's), in one statement. The call is a subquery of the row that sets them, so it cannot
+    /// run before they are set. Nil for a procedure: a CALL is a statement of its own.
+    public var taggedSQL: String?
+    /// The prepared-statement name of `taggedSQL`.
+    public var taggedStatementName: String?
     /// Builds the plan for `service` called with the parameters in `supplied` (input parameters, in order).
     ///
     /// A service with recorded `arguments` passes each by position up to its last unnamed one
@@ -35,6 +42,19 @@ public struct CallPlan: Sendable, Equatable {
             sql = "CALL \(routine)(\(list))"
         }
         statementName = CallPlan.statementName(for: sql)
+        if service.resultShape != .procedure {
+            let tagged = CallPlan.tagged(sql, firstSetting: supplied.count + 1)
+            (taggedSQL, taggedStatementName) = (tagged, CallPlan.statementName(for: tagged))
+        }
+    }
+
+    /// `call` (a SELECT) run only once the row that sets the settings was made: it reads
+    /// `spo_ctx.tagged`, a column of that row, so PostgreSQL evaluates it after the row's
+    /// `set_config` calls, however it plans the statement.
+    static func tagged(_ call: String, firstSetting first: Int) -> String {
+        "SELECT (\(call) WHERE spo_ctx.tagged) FROM (SELECT pg_catalog.set_config('spo.correlation_id', "
+            + "$\(first)::pg_catalog.text, false) IS NOT NULL AND pg_catalog.set_config('application_name', "
+            + "$\(first + 1)::pg_catalog.text, false) IS NOT NULL AS tagged) AS spo_ctx"
     }
 
     /// The argument list: `$n` is the n-th of `supplied`; OUT parameters of a procedure take a

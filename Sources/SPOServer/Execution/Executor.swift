@@ -158,9 +158,10 @@ public final class Executor {
         }
     }
 
-    /// Sends the call, tagging the database session with the request's correlation id first, in
-    /// the same round trip (`spo.correlation_id`, and `application_name` for pg_stat_activity);
-    /// a procedure's CALL gets a transaction of its own, since it may COMMIT.
+    /// Sends the call, tagging the database session with the request's correlation id first
+    /// (`spo.correlation_id`, and `application_name` for pg_stat_activity): a function's call in
+    /// the same statement (`CallPlan.taggedSQL`); a procedure's CALL after them in the same round
+    /// trip, in a transaction of its own, since it may COMMIT.
     private func send(
         _ plan: CallPlan, _ values: [String?], service: ServiceDefinition, on connection: PGConnection,
         deadline: ContinuousClock.Instant
@@ -168,10 +169,14 @@ public final class Executor {
         guard let correlationID = RequestScope.current?.correlationID else {
             return try connection.executePrepared(plan.statementName, sql: plan.sql, values, deadline: deadline)
         }
+        if let tagged = plan.taggedSQL, let name = plan.taggedStatementName {
+            return try connection.executePrepared(
+                name, sql: tagged, values + [correlationID, "spo:" + correlationID], deadline: deadline)
+        }
         return try connection.executePrepared(
             plan.statementName, sql: plan.sql, values, deadline: deadline,
             settingFirst: ["spo.correlation_id": correlationID, "application_name": "spo:" + correlationID],
-            separately: service.resultShape == .procedure)
+            separately: true)
     }
 
     /// The server's `statement_timeout` on a target connection, a backstop for a statement the
