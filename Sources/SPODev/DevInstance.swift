@@ -221,30 +221,53 @@ public final class DevInstance {
         }
     }
 
+    /// Every `examples/NAME.sql` is the script of an example database `NAME`, loaded once when
+    /// the database is created; every `examples/*.json` is a service document, imported in name
+    /// order (`services.json` first), so an example flow adds its databases and services as files.
     private func prepareDatabases() throws {
+        let examples = options.projectDirectory + "/examples"
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples).sorted()
         let admin = try PGConnection(conninfo: conninfo("postgres"))
-        for database in ["spo", "demo"] {
+        let databases = files.filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(4)) }
+        for database in ["spo"] + databases {
             let exists = try admin.execute("SELECT 1 FROM pg_database WHERE datname = $1", [database]).rowCount > 0
             if exists { continue }
             try admin.execute("CREATE DATABASE \(admin.quoteIdentifier(database))")
-            if database == "demo" {
-                Log.info("loading the example database", ["file": .string("examples/demo.sql")])
-                let sql = try String(contentsOfFile: options.projectDirectory + "/examples/demo.sql", encoding: .utf8)
-                try PGConnection(conninfo: conninfo("demo")).executeScript(sql)
+            if database != "spo" {
+                Log.info("loading an example database", ["file": .string("examples/\(database).sql")])
+                let sql = try String(contentsOfFile: examples + "/\(database).sql", encoding: .utf8)
+                try PGConnection(conninfo: conninfo(database)).executeScript(sql)
             }
         }
         let control = try PGConnection(conninfo: conninfo("spo"))
         let applied = try Migrator().migrate(control)
         if !applied.isEmpty { Log.info("control schema migrated", ["versions": .array(applied.map { .number($0) })]) }
-        var document = try JSONValue.parse(
-            Array(try Data(contentsOf: URL(fileURLWithPath: options.projectDirectory + "/examples/services.json"))))
-        document = DevInstance.pointConnections(document, at: conninfo("demo"))
-        let summary = try ConfigurationImporter(control: control).importDocument(document)
-        Log.info("example services registered", ["services": .array(summary.services.map(JSONValue.string))])
+        let documents = files.filter { $0.hasSuffix(".json") }.sorted {
+            ($0 == "services.json" ? "" : $0) < ($1 == "services.json" ? "" : $1)
+        }
+        for file in documents {
+            var document = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: examples + "/" + file))))
+            document = pointConnections(document)
+            let summary = try ConfigurationImporter(control: control).importDocument(document)
+            Log.info(
+                "example services registered",
+                ["file": .string("examples/" + file), "services": .array(summary.services.map(JSONValue.string))])
+        }
     }
 
-    /// The example connections name only a database; here they point at the local cluster.
-    static func pointConnections(_ document: JSONValue, at conninfo: String) -> JSONValue {
+    /// The example connections name only a database (and perhaps a role); here they point at the
+    /// local cluster.
+    func pointConnections(_ document: JSONValue) -> JSONValue {
+        DevInstance.pointConnections(document) { example in
+            let parsed = try? PGConninfo(parsing: example)
+            let database = parsed?["dbname"] ?? "demo"
+            guard let user = parsed?["user"] else { return conninfo(database) }
+            return "host=\(postgresSocketDirectory) port=\(options.postgresPort) user=\(user) dbname=\(database)"
+        }
+    }
+
+    /// `document` with each connection's conninfo replaced by `local(conninfo)`.
+    static func pointConnections(_ document: JSONValue, to local: (String) -> String) -> JSONValue {
         guard case .object(var members) = document else { return document }
         for index in members.indices where members[index].key == "connections" {
             guard case .array(let connections) = members[index].value else { continue }
@@ -252,7 +275,9 @@ public final class DevInstance {
                 connections.map { connection in
                     guard case .object(var fields) = connection else { return connection }
                     for field in fields.indices where fields[field].key == "conninfo" {
-                        fields[field].value = .string(conninfo)
+                        if case .string(let example) = fields[field].value {
+                            fields[field].value = .string(local(example))
+                        }
                     }
                     return .object(fields)
                 })

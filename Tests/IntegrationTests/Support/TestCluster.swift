@@ -49,7 +49,7 @@ final class TestCluster: Sendable {
         let connection = try PGConnection(conninfo: conninfo)
         try connection.executeScript(try example("demo.sql"))
         try Migrator().migrate(connection)
-        let document = DevInstance.pointConnections(try JSONValue.parse(try example("services.json")), at: conninfo)
+        let document = DevInstance.pointConnections(try JSONValue.parse(try example("services.json"))) { _ in conninfo }
         _ = try ConfigurationImporter(control: connection).importDocument(document)
         return conninfo
     }
