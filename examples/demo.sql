@@ -17,6 +17,12 @@
 --   sleeper (timeouts)             demo.slow                slow
 --   transient error (40001)        demo.flaky               flaky
 --
+-- Least privilege: the dev instance loads this file as the database's owner role and connects the
+-- services as a login role that owns nothing and reads no table; it may only EXECUTE the
+-- registered routines (`spo grants`). So every routine that reads or writes a table (or a
+-- sequence) is SECURITY DEFINER, with its search_path pinned (every name below is qualified), and
+-- the routines that touch nothing run as the caller.
+--
 -- Re-runnable: the schema is dropped and rebuilt, and the data is generated
 -- deterministically, so tests may rely on exact values (see the customer comment).
 -- Plain SQL, no psql meta-commands, so it can also be sent in one PQexec.
@@ -82,7 +88,7 @@ CREATE SEQUENCE demo.transfer_reference_seq;
 -- service definition works against the dev instance too.
 CREATE FUNCTION demo.get_customer(p_id int)
     RETURNS TABLE (id int, name text, email text, balance numeric, created_at timestamptz)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.id, c.name, c.email, c.balance, c.created_at
     FROM demo.customer AS c
@@ -99,7 +105,7 @@ CREATE FUNCTION demo.search_customers(
     p_min_balance numeric DEFAULT 0,
     p_limit       int     DEFAULT 10)
     RETURNS SETOF demo.customer
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.*
     FROM demo.customer AS c
@@ -130,7 +136,7 @@ COMMENT ON FUNCTION demo.big_numbers() IS 'One row: bigint max, bigint min and a
 
 CREATE FUNCTION demo.customer_count(p_min_balance numeric DEFAULT 0)
     RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(*) FROM demo.customer AS c WHERE c.balance >= coalesce(p_min_balance, 0)
 $$;
@@ -191,7 +197,7 @@ COMMENT ON FUNCTION demo.echo_types(smallint, integer, bigint, numeric, real, do
 
 CREATE FUNCTION demo.add_note(p_customer_id int, p_note text)
     RETURNS void
-    LANGUAGE sql VOLATILE
+    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
     -- An unknown customer fails the foreign key (SQLSTATE 23503): a database error, not a business one.
     INSERT INTO demo.order_note (customer_id, note) VALUES (p_customer_id, p_note)
@@ -219,7 +225,7 @@ CREATE PROCEDURE demo.transfer(
     OUT   p_from_balance numeric,
     OUT   p_to_balance   numeric,
     INOUT p_reference    text DEFAULT NULL)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_locked    int;
@@ -330,7 +336,7 @@ COMMENT ON VIEW demo.flaky_ring IS 'The attempt registers of demo.flaky (non-tra
 
 CREATE FUNCTION demo.flaky(p_key text, p_failures int)
     RETURNS text
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- why | 1: a key's mark is never 0, which means "empty register".

@@ -65,6 +65,12 @@ public final class DevInstance {
     private var swaggerDirectory: String { options.projectDirectory + "/.build/swagger-ui" }
     private var servedDirectories: [String: String] = [:]
 
+    /// The control database as the pool's workers and consumers use it: its login role is a
+    /// member of `spo_worker` (migration 13), not the superuser.
+    private var poolControlConninfo: String {
+        "host=\(postgresSocketDirectory) port=\(options.postgresPort) user=\(InstanceRoles.pool) dbname=spo"
+    }
+
     /// libpq conninfo for a database of the local cluster (the password comes from PGPASSFILE).
     public func conninfo(_ database: String) -> String {
         "host=\(postgresSocketDirectory) port=\(options.postgresPort) user=\(superuser) dbname=\(database)"
@@ -229,19 +235,20 @@ public final class DevInstance {
         let files = try FileManager.default.contentsOfDirectory(atPath: examples).sorted()
         let admin = try PGConnection(conninfo: conninfo("postgres"))
         let databases = files.filter { $0.hasSuffix(".sql") }.map { String($0.dropLast(4)) }
-        for database in ["spo"] + databases {
-            let exists = try admin.execute("SELECT 1 FROM pg_database WHERE datname = $1", [database]).rowCount > 0
-            if exists { continue }
-            try admin.execute("CREATE DATABASE \(admin.quoteIdentifier(database))")
-            if database != "spo" {
-                Log.info("loading an example database", ["file": .string("examples/\(database).sql")])
-                let sql = try String(contentsOfFile: examples + "/\(database).sql", encoding: .utf8)
-                try PGConnection(conninfo: conninfo(database)).executeScript(sql)
-            }
+        let connect: (String) throws -> PGConnection = { try PGConnection(conninfo: self.conninfo($0)) }
+        try roles.prepareTargetRoles(on: admin)
+        if try admin.execute("SELECT 1 FROM pg_database WHERE datname = 'spo'").rowCount == 0 {
+            try admin.execute("CREATE DATABASE spo")
+        }
+        for database in databases where try !roles.exampleExists(database, on: admin) {
+            Log.info("loading an example database", ["file": .string("examples/\(database).sql")])
+            let sql = try String(contentsOfFile: examples + "/\(database).sql", encoding: .utf8)
+            try roles.loadExample(database, script: sql, admin: admin, connect: connect)
         }
         let control = try PGConnection(conninfo: conninfo("spo"))
         let applied = try Migrator().migrate(control)
         if !applied.isEmpty { Log.info("control schema migrated", ["versions": .array(applied.map { .number($0) })]) }
+        try roles.preparePoolRole(on: admin)
         let documents = files.filter { $0.hasSuffix(".json") }.sorted {
             ($0 == "services.json" ? "" : $0) < ($1 == "services.json" ? "" : $1)
         }
@@ -253,15 +260,23 @@ public final class DevInstance {
                 "example services registered",
                 ["file": .string("examples/" + file), "services": .array(summary.services.map(JSONValue.string))])
         }
+        try roles.grantRegisteredServices(
+            ConfigurationStore.load(from: control), databases: databases, connect: connect)
+    }
+
+    private var roles: InstanceRoles {
+        InstanceRoles(
+            credentialsPath: credentialsPath, host: postgresSocketDirectory, port: options.postgresPort,
+            owner: users?.pool)
     }
 
     /// The example connections name only a database (and perhaps a role); here they point at the
-    /// local cluster.
+    /// local cluster, as the executor role unless they name another.
     func pointConnections(_ document: JSONValue) -> JSONValue {
         DevInstance.pointConnections(document) { example in
             let parsed = try? PGConninfo(parsing: example)
             let database = parsed?["dbname"] ?? "demo"
-            guard let user = parsed?["user"] else { return conninfo(database) }
+            let user = parsed?["user"] ?? InstanceRoles.targetExecutor
             return "host=\(postgresSocketDirectory) port=\(options.postgresPort) user=\(user) dbname=\(database)"
         }
     }
@@ -301,7 +316,7 @@ public final class DevInstance {
         if let users { chown(sitePath, 0, users.pool.gid) }
         chmod(sitePath, 0o640)
         supervisorPID = try ChildProcess.spawn(
-            [options.executable, "serve", "--nginx", sitePath, "--control", conninfo("spo")]
+            [options.executable, "serve", "--nginx", sitePath, "--control", poolControlConninfo]
                 + (users.map { ["--user", $0.pool.name] } ?? []), newProcessGroup: true)
         // nginx must not start before the sockets exist: it would find nothing to connect to.
         let sockets = try UpstreamBlock.parse(renderer.renderSite(template), name: "spo_pool").servers

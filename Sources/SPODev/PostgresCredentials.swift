@@ -53,9 +53,24 @@ struct PostgresCredentials: Sendable {
         field.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
     }
 
-    /// Writes the pgpass file, readable by `owner` (the pool's user when root) alone.
+    /// Writes this role's line to the pgpass file, keeping the other roles' lines (the instance's
+    /// login roles share the file); readable by `owner` (the pool's user when root) alone.
     func write(owner: ProcessUser?) throws {
-        try PostgresCredentials.writePrivately(pgpassLine, to: path, owner: owner)
+        let prefix = PostgresCredentials(path: path, host: host, port: port, user: user, password: "").pgpassLine
+            .dropLast()
+        let others = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+            .filter { !$0.hasPrefix(prefix) }.map { $0 + "\n" }
+        try PostgresCredentials.writePrivately(others.joined() + pgpassLine, to: path, owner: owner)
+    }
+
+    /// The credentials of `user` in the pgpass file at `path`, or new ones written there.
+    static func loadOrCreate(path: String, host: String, port: Int, user: String, owner: ProcessUser?) throws
+        -> PostgresCredentials
+    {
+        if let known = load(path: path, host: host, port: port, user: user) { return known }
+        let made = try generate(path: path, host: host, port: port, user: user)
+        try made.write(owner: owner)
+        return made
     }
 
     /// pg_hba.conf of the local cluster: unix socket only, SCRAM passwords for every role and database.

@@ -11,7 +11,9 @@ struct SPO: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
-        subcommands: [Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Services.self, Keys.self])
+        subcommands: [
+            Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Services.self, Keys.self, Grants.self,
+        ])
 
     /// Logging is set up before any command runs: a bad `SPO_LOG_LEVEL` stops every command,
     /// saying what is allowed, instead of being ignored.
@@ -240,6 +242,36 @@ extension SPO {
                 }
                 print("revoked \(name)")
             }
+        }
+    }
+
+    struct Grants: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the GRANTs a target connection's role needs: USAGE on the schemas and EXECUTE on the "
+                + "routine of every service registered on it (run them on the target as the routines' owner).")
+        @Option(help: "Only this connection (default: every connection).") var connection: String?
+        @Option(help: "The role to grant to (default: the user the connection's conninfo names).") var role: String?
+        @OptionGroup var control: ControlOption
+
+        func run() throws {
+            let configuration = try ConfigurationStore.load(from: PGConnection(conninfo: control.conninfo))
+            let names = connection.map { [$0] } ?? configuration.connections.keys.sorted()
+            var missing = false
+            for name in names {
+                guard configuration.connections[name] != nil else {
+                    FileHandle.standardError.write(Data("no connection named \(name)\n".utf8))
+                    throw ExitCode(1)
+                }
+                guard let grants = TargetGrants.forConnection(name, in: configuration, role: role) else {
+                    FileHandle.standardError.write(
+                        Data("connection \(name): its conninfo names no user; pass --role\n".utf8))
+                    missing = true
+                    continue
+                }
+                print("-- connection \(name): run on its database as the owner of the routines")
+                grants.statements.forEach { print($0) }
+            }
+            if missing { throw ExitCode(1) }
         }
     }
 }

@@ -79,8 +79,12 @@ import Testing
 
         for status in ["timeout", "interrupted"] {
             let id = try world.admin.executionID(world.admin.execute("customer_count"))
+            // A finished row is never changed (migration 13's trigger): this test stages one by
+            // hand, with triggers off for the statement's session (superuser only).
+            try world.fixture.database.execute("SET session_replication_role = replica")
             try world.fixture.database.execute(
                 "UPDATE spo.service_execution SET status = $1 WHERE id = $2", [status, id])
+            try world.fixture.database.execute("RESET session_replication_role")
             let reply = reprocess(world, id)
             #expect(reply.status == 200, "\(status): \(reply.text)")
             #expect(try reruns(world, of: id).count == 1)

@@ -30,6 +30,26 @@ import Testing
         #expect(stat(path, &info) == 0 && info.st_mode & 0o7777 == 0o600)
     }
 
+    /// The instance's login roles share one pgpass file: writing one role's line keeps the others.
+    @Test func eachRoleHasItsLineInOneFile() throws {
+        let path = NSTemporaryDirectory() + "spo-pgpass-" + UUID().uuidString
+        defer { unlink(path) }
+        let superuser = try PostgresCredentials.generate(path: path, host: "/s", port: 5433, user: "postgres")
+        try superuser.write(owner: nil)
+        let pool = try PostgresCredentials.loadOrCreate(
+            path: path, host: "/s", port: 5433, user: "spo_pool", owner: nil)
+        #expect(
+            try PostgresCredentials.loadOrCreate(path: path, host: "/s", port: 5433, user: "spo_pool", owner: nil)
+                .password == pool.password)
+        try superuser.write(owner: nil)  // again, as every start does
+        #expect(
+            PostgresCredentials.load(path: path, host: "/s", port: 5433, user: "spo_pool")?.password == pool.password)
+        #expect(
+            PostgresCredentials.load(path: path, host: "/s", port: 5433, user: "postgres")?.password
+                == superuser.password)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == 2)
+    }
+
     @Test func writingReplacesALinkInsteadOfWritingThroughIt() throws {
         let directory = NSTemporaryDirectory() + "spo-cred-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -296,6 +296,13 @@ class Instance:
             raise AssertionError(f"spo {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
+    def grant_services(self, connection: str = "demo", db: str = "demo") -> str:
+        """Grants the connection's role what its registered services need, as ops do: the output
+        of `spo grants` run on the target database (here as the superuser). Returns the grants."""
+        grants = self.spo("grants", "--connection", connection).stdout
+        self.psql(grants, db=db)
+        return grants
+
     # -- HTTP ------------------------------------------------------------------------------------
 
     def url(self, path: str) -> str:

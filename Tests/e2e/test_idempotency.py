@@ -16,11 +16,14 @@ import requests
 
 from e2e_support import wait_for
 
+# Made by the example database's owner role; the function writes, so it runs as its owner
+# (SECURITY DEFINER), and the executor role gets what the services need from `spo grants`.
 SCHEMA = """
+SET ROLE spo_target_owner;
 CREATE SCHEMA IF NOT EXISTS idem_e2e;
 CREATE TABLE IF NOT EXISTS idem_e2e.call (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tag text NOT NULL);
 CREATE OR REPLACE FUNCTION idem_e2e.record(p_tag text, p_seconds float8 DEFAULT 0)
-    RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+    RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE n bigint;
 BEGIN
     PERFORM pg_sleep(p_seconds);
@@ -45,6 +48,7 @@ def idem(spo):
                     "timeout_ms": 5000, **extra}
         response = requests.put(spo.url(f"/api/services/{name}"), json=document, timeout=30)
         assert response.status_code in (200, 201), response.text
+    spo.grant_services()
 
     # Live on every worker within a second: wait until each one knows the last service.
     def known_everywhere():

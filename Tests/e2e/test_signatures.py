@@ -69,6 +69,8 @@ def test_a_volatile_procedure_cut_after_commit_runs_once_an_idempotent_one_is_re
     suffix = uuid.uuid4().hex[:6]
     spo.psql(f"""
         CREATE TABLE demo.charges_{suffix} (reference text NOT NULL);
+        -- A procedure that commits cannot be SECURITY DEFINER: the connection's role gets the table.
+        GRANT SELECT, INSERT ON demo.charges_{suffix} TO spo_target_executor;
         CREATE PROCEDURE demo.charge_{suffix}(p_reference text) LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO demo.charges_{suffix} VALUES (p_reference);

@@ -17,6 +17,9 @@ public struct Migrator {
     /// Applies the migrations not yet recorded in `spo.schema_migrations`; returns their versions.
     @discardableResult
     public func migrate(_ connection: PGConnection) throws(PGError) -> [Int] {
+        // Nothing to do is found by reading alone, so a role that may not create anything in the
+        // schema (the pool's, `spo_worker`) starts on a schema its owner migrated.
+        if try isUpToDate(connection) { return [] }
         try connection.execute("BEGIN")
         do {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [Migrator.lockKey])
@@ -43,5 +46,14 @@ public struct Migrator {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Whether every migration is recorded already (false when the schema is not there yet).
+    private func isUpToDate(_ connection: PGConnection) throws(PGError) -> Bool {
+        let table = try connection.execute("SELECT pg_catalog.to_regclass('spo.schema_migrations') IS NOT NULL")
+        guard table.value(0, 0) == "t" else { return false }
+        let done = try connection.execute("SELECT version FROM spo.schema_migrations")
+        let applied = Set((0..<done.rowCount).compactMap { done.value($0, 0).flatMap(Int.init) })
+        return migrations.allSatisfy { applied.contains($0.version) }
     }
 }
