@@ -455,8 +455,9 @@ public final class RequestHandler {
                 parameter: "parameters", problem: "the original had none that were valid; send them")
             return fail(.invalidParameters([problem]), context)
         }
-        // Sensitive values were never recorded: the re-run needs them in the request.
-        let missing = request["parameters"] == nil ? service.sensitiveParameters.redacted(in: parameters) : []
+        // Sensitive values were never recorded: the re-run needs them in the request (an override
+        // copied from the recorded parameters still holds the marker).
+        let missing = service.sensitiveParameters.redacted(in: parameters)
         if !missing.isEmpty { return fail(ReprocessingClaim.sensitiveMissing(missing), context) }
         switch validator(for: service).validate(parameters) {
         case .failure(let failure):
