@@ -315,9 +315,12 @@ public final class DevInstance {
         // The supervisor reads it again on SIGHUP, by then as the pool's user.
         if let users { chown(sitePath, 0, users.pool.gid) }
         chmod(sitePath, 0o640)
+        // The conninfo travels in the environment: `ps` shows every local user a command line.
+        var environment = ProcessInfo.processInfo.environment
+        environment["SPO_CONTROL"] = poolControlConninfo
         supervisorPID = try ChildProcess.spawn(
-            [options.executable, "serve", "--nginx", sitePath, "--control", poolControlConninfo]
-                + (users.map { ["--user", $0.pool.name] } ?? []), newProcessGroup: true)
+            [options.executable, "serve", "--nginx", sitePath] + (users.map { ["--user", $0.pool.name] } ?? []),
+            environment: environment, newProcessGroup: true)
         // nginx must not start before the sockets exist: it would find nothing to connect to.
         let sockets = try UpstreamBlock.parse(renderer.renderSite(template), name: "spo_pool").servers
         for _ in 0..<300 {

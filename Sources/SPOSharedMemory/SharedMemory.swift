@@ -29,7 +29,8 @@ public final class SharedMemory: @unchecked Sendable {
         defer { close(descriptor) }  // the mapping outlives the descriptor
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw SharedMemoryError("cannot inspect \(path)") }
-        guard status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid() else {
+        // One link: a hard link planted at the path would map (and reset) another file of ours.
+        guard status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid(), status.st_nlink == 1 else {
             throw SharedMemoryError("\(path) is not a regular file of this user", code: 0)
         }
         if reset, ftruncate(descriptor, 0) != 0 { throw SharedMemoryError("cannot empty \(path)") }

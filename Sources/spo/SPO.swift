@@ -24,16 +24,30 @@ struct SPO: ParsableCommand {
             FileHandle.standardError.write(Data("spo: \(error)\n".utf8))
             Foundation.exit(64)
         }
+        // Which secrets connections may name (`spo serve` may narrow it and passes it on).
+        SecretPolicy.current = SecretPolicy(environment: ProcessInfo.processInfo.environment)
         main(nil)
     }
 }
 
-/// Where the control database is: `--control`, else `SPO_CONTROL_DB`, else `dbname=spo`.
+/// Where the control database is: `--control`, else `SPO_CONTROL`, else `SPO_CONTROL_DB`, else
+/// `dbname=spo`. `spo serve` hands it to its workers and consumers in `SPO_CONTROL`, never on their
+/// command line (which `ps` shows every local user); a process removes the variable once read.
 struct ControlOption: ParsableArguments {
-    @Option(name: .long, help: "libpq conninfo of the control database (default: $SPO_CONTROL_DB or dbname=spo).")
+    @Option(
+        name: .long,
+        help: "libpq conninfo of the control database (default: $SPO_CONTROL, $SPO_CONTROL_DB or dbname=spo).")
     var control: String?
 
-    var conninfo: String { control ?? ProcessInfo.processInfo.environment["SPO_CONTROL_DB"] ?? "dbname=spo" }
+    /// The variable `spo serve` passes the conninfo to its children in.
+    static let variable = "SPO_CONTROL"
+
+    var conninfo: String {
+        let environment = ProcessInfo.processInfo.environment
+        let conninfo = control ?? environment[Self.variable] ?? environment["SPO_CONTROL_DB"] ?? "dbname=spo"
+        unsetenv(Self.variable)
+        return conninfo
+    }
 }
 
 /// The path of the running `spo` executable, for starting workers.
@@ -70,6 +84,19 @@ extension SPO {
         @Option(help: "The unprivileged user the workers switch to when started as root.") var user: String?
         @Option(help: "Queue consumers for asynchronous executions (default: $SPO_CONSUMERS, else 2; 0: none).")
         var consumers: Int?
+        @Option(
+            help:
+                "The prefix of the environment variables env: secret references may name (default: $SPO_SECRET_ENV_PREFIX, else SPO_SECRET_)."
+        )
+        var secretEnvPrefix: String?
+        @Option(
+            help:
+                "The directory file: secret references name a file in (default: $SPO_SECRETS_DIR; none: no file: secrets)."
+        )
+        var secretsDir: String?
+        @Option(
+            help: "A private directory for the pool's state files (default: the directory of the first unix line).")
+        var runDir: String?
         @OptionGroup var control: ControlOption
         /// For tests of the restart backoff: a program started instead of `spo worker`, with the
         /// worker's arguments.
@@ -80,14 +107,36 @@ extension SPO {
             if let workerUser, !ProcessUser.isRoot, workerUser.uid != getuid() {
                 throw ValidationError("--user \(workerUser.name): only root can run workers as another user")
             }
-            let connection = try PGConnection(conninfo: control.conninfo)
+            try applySecretPolicy()
+            let conninfo = control.conninfo
+            let connection = try PGConnection(conninfo: conninfo)
             try Migrator().migrate(connection)
             let supervisor = Supervisor(
                 options: .init(
-                    nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: control.conninfo,
+                    nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: conninfo,
                     executable: currentExecutable(), workerCommand: workerCommand.map { [$0] }, user: workerUser,
-                    consumers: consumers ?? Supervisor.configuredConsumers))
+                    consumers: consumers ?? Supervisor.configuredConsumers, runDirectory: runDir))
             throw ExitCode(supervisor.run())
+        }
+
+        /// The options' secret policy, for this process and (through the environment) its workers.
+        private func applySecretPolicy() throws {
+            var policy = SecretPolicy.current
+            if let secretEnvPrefix {
+                guard SecretReference.isVariableName(secretEnvPrefix) else {
+                    throw ValidationError("--secret-env-prefix must be letters, digits and _")
+                }
+                policy.environmentPrefix = secretEnvPrefix
+            }
+            if let secretsDir { policy.directory = secretsDir }
+            if let directory = policy.directory {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                    isDirectory.boolValue
+                else { throw ValidationError("the secrets directory \(directory) is not a directory") }
+            }
+            SecretPolicy.current = policy
+            for (name, value) in policy.environment { setenv(name, value, 1) }
         }
     }
 

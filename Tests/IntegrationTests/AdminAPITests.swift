@@ -247,7 +247,7 @@ import Testing
         let admin = try Admin()
         let secret = "s3cr3t-" + UUID().uuidString
         let variable =
-            "SPO_ADMIN_TEST_SECRET_" + String(UUID().uuidString.prefix(8)).replacingOccurrences(of: "-", with: "")
+            "SPO_SECRET_ADMIN_TEST_" + String(UUID().uuidString.prefix(8)).replacingOccurrences(of: "-", with: "")
         setenv(variable, secret, 1)
         defer { unsetenv(variable) }
         try admin.fixture.database.execute(

@@ -149,6 +149,9 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 5)
         let sqlstate = error["details"]?.arrayValue?.first?["sqlstate"]?.stringValue ?? ""
         #expect(sqlstate.hasPrefix("08"), "\(sqlstate)")
+        // libpq's text names the socket path and the server: clients get a generic sentence.
+        #expect(!reply.text.contains(nowhere) && !reply.text.contains("socket") && !reply.text.contains(".s.PGSQL"))
+        #expect(error["details"]?.arrayValue?.first?["message"] == .string("could not connect to the database"))
         let executionID = try #require(reply.header("X-Execution-ID"))
         #expect(
             try fixture.rows(

@@ -57,8 +57,39 @@ import Testing
         #expect(error.message == "the database of service s is unreachable; try again later")
         #expect(
             error.details == [
-                .object(["sqlstate": .string("08006"), "message": .string("server closed the connection unexpectedly")])
+                .object(["sqlstate": .string("08006"), "message": .string("could not connect to the database")])
             ])
+    }
+
+    /// libpq's text names the host, port, socket and user; a client gets none of it.
+    @Test(arguments: [
+        (
+            "08001", #"connection to server at "10.0.0.5", port 5432 failed: Connection refused"#,
+            "could not connect to the database"
+        ),
+        (
+            "28P01",
+            #"connection to server at "10.0.0.5", port 5432 failed: FATAL:  password authentication failed for user "app""#,
+            "the database refused the login"
+        ),
+        (
+            "08001", #"connection demo: the secret is not available: env:SPO_SECRET_DEMO is not set"#,
+            "could not connect to the database"
+        ),
+        (
+            "08006", #"connection to server on socket "/run/pg/.s.PGSQL.5432" failed: No such file or directory"#,
+            "could not connect to the database"
+        ),
+    ])
+    func connectionFailuresAreScrubbedForClients(sqlstate: String, libpq: String, generic: String) {
+        let error = APIError.executionFailed(
+            PGError(kind: .connection, sqlstate: sqlstate, message: libpq), service: "s", timeoutMilliseconds: 1000)
+        let answered = HTTPResponse.error(error, reference: nil, headers: [], audience: .administrator)
+        let text = String(decoding: answered.body, as: UTF8.self)
+        for leak in ["10.0.0.5", "5432", "app", "SPO_SECRET_DEMO", "/run/pg", "socket"] {
+            #expect(!text.contains(leak), "\(leak) in \(text)")
+        }
+        #expect(error.details == [.object(["sqlstate": .string(sqlstate), "message": .string(generic)])])
     }
 
     @Test func serverErrorMapsToSP_EXECUTION_FAILEDWithDetailAndHintForAdministratorsOnly() {

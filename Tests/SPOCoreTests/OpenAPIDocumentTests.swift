@@ -437,7 +437,7 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
             Set(keys(parameter?["properties"]))
                 == [
                     "name", "type", "direction", "required", "default", "minimum", "maximum", "maxLength", "pattern",
-                    "enum", "description",
+                    "enum", "description", "sensitive",
                 ])
     }
 

@@ -86,14 +86,18 @@ def spo():
     pg_port = _free_port(5498 + random.randrange(0, 400), {http_port}, unix_socket_dir=state_dir + "/pgsocket")
     output_path = state_dir + ".out"
     output = open(output_path, "wb")
+    # Connection secrets the pool may read (test_secrets.py): a file of a secrets directory and a
+    # prefixed variable, both random.
+    secrets = e2e_support.plant_secrets(state_dir + ".secrets")
     process = subprocess.Popen(
         [binary, "dev", "--state-dir", state_dir, "--port", str(http_port), "--pg-port", str(pg_port)],
         cwd=str(REPO), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C on pytest must not reach it before the teardown does
+        env={**os.environ, **secrets.environment},
     )
     base_url = f"http://127.0.0.1:{http_port}"
     instance = Instance(base_url=base_url, state_dir=state_dir, env={}, http_port=http_port, pg_port=pg_port,
-                        spo_bin=binary, process=process, output_path=output_path)
+                        spo_bin=binary, process=process, output_path=output_path, secrets=secrets)
 
     def started():
         if process.poll() is not None:
@@ -164,6 +168,7 @@ def _teardown(instance: Instance, output):
     else:
         shutil.rmtree(state_dir, ignore_errors=True)
         os.unlink(instance.output_path)
+    shutil.rmtree(instance.secrets.directory, ignore_errors=True)
     assert not problems, "\n".join(problems)
 
 

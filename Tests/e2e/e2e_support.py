@@ -242,6 +242,37 @@ def fastcgi(
 # ------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlantedSecrets:
+    """Passwords the pool can read for a connection: `file:<file_name>` in `directory` (the pool's
+    --secrets-dir, owned by the pool's user, 0600) and `env:<variable>`."""
+    directory: str
+    file_name: str
+    file_value: str
+    variable: str
+    variable_value: str
+
+    @property
+    def environment(self) -> dict:
+        return {"SPO_SECRETS_DIR": self.directory, self.variable: self.variable_value}
+
+
+def plant_secrets(directory: str) -> PlantedSecrets:
+    import pwd
+
+    secrets = PlantedSecrets(directory=directory, file_name="e2e.pw", file_value="fileS3cret" + uuid.uuid4().hex,
+                             variable="SPO_SECRET_E2E", variable_value="envS3cret" + uuid.uuid4().hex)
+    os.mkdir(directory, 0o700)
+    path = os.path.join(directory, secrets.file_name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(secrets.file_value + "\n")
+    if os.geteuid() == 0:  # the pool's workers run as spo and must own what they read
+        owner = pwd.getpwnam("spo")
+        for target in (directory, path):
+            os.chown(target, owner.pw_uid, owner.pw_gid)
+    return secrets
+
+
 @dataclass
 class Instance:
     base_url: str
@@ -253,6 +284,7 @@ class Instance:
     process: subprocess.Popen
     output_path: str
     original_site: str = field(default="", repr=False)
+    secrets: PlantedSecrets | None = field(default=None, repr=False)
 
     # -- paths ---------------------------------------------------------------------------------
 

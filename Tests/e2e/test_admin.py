@@ -90,7 +90,7 @@ def test_connections_and_retry_policies(spo):
     assert ok(get(spo, "/api/connections/demo")) == demo
     for connection in connections:
         assert "password=" not in connection["conninfo"].lower()
-        assert connection["password_from"] is None or connection["password_from"].startswith(("env:", "file:"))
+        assert connection["password_from"] is None or connection["password_from"].startswith(("env:", "file:", "pgpass"))
     error_of(get(spo, "/api/connections/nope"), 404, "NOT_FOUND")
 
     policies = ok(get(spo, "/api/retry-policies"))["items"]

@@ -49,11 +49,11 @@ def test_a_wrong_procedure_is_refused_and_changes_nothing(spo):
 
 def test_connections_and_retry_policies(spo):
     name = f"spare-{uuid.uuid4().hex[:6]}"
-    connection = {"name": name, "conninfo": "host=/nonexistent dbname=x", "password_from": "env:SPARE_PASSWORD"}
+    connection = {"name": name, "conninfo": "host=/nonexistent dbname=x", "password_from": "pgpass"}
     assert _call("POST", spo, "/api/connections", connection).status_code == 201
     assert _call("POST", spo, "/api/connections", {**connection, "conninfo": "password=secret"}).status_code == 400
     listed = _call("GET", spo, f"/api/connections/{name}").json()
-    assert listed["password_from"] == "env:SPARE_PASSWORD" and "secret" not in str(listed)
+    assert listed["password_from"] == "pgpass" and "secret" not in str(listed)
     assert _call("DELETE", spo, "/api/connections/demo").json()["error"]["code"] == "CONFLICT"
     assert _call("DELETE", spo, f"/api/connections/{name}").status_code == 204
     policy = f"patient-{uuid.uuid4().hex[:6]}"

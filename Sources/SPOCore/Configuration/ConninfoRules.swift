@@ -13,7 +13,7 @@ import SPOPostgres
 public enum ConninfoRules {
     /// Settings that are refused, with the reason.
     static let refused: [String: String] = [
-        "passfile": "names a password file; reference the secret with password_from (file:/path) instead",
+        "passfile": "names a password file; reference the secret with password_from (file:NAME or pgpass) instead",
         "service": "reads settings from pg_service.conf on the worker's machine; write them in conninfo instead",
     ]
 
@@ -36,7 +36,7 @@ public enum ConninfoRules {
         for option in parsed.options {
             if option.isSecret {
                 return "must not contain a password (\(option.keyword)); "
-                    + "reference it with password_from (env:NAME or file:/path)"
+                    + "reference it with password_from (env:NAME, file:NAME or pgpass)"
             }
             if let reason = refused[option.keyword] { return "must not set \(option.keyword): it \(reason)" }
         }

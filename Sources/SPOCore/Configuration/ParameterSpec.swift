@@ -30,11 +30,14 @@ public struct ParameterSpec: Sendable, Equatable {
     /// The allowed values.
     public var allowedValues: [JSONValue]?
     public var description: String?
+    /// A secret value (a card number, a password): redacted in the audit, logs, journals and the
+    /// spool (`SensitiveParameters`), so reprocessing needs it sent again.
+    public var sensitive: Bool
 
     public init(
         name: String, type: SQLType, direction: Direction = .in, required: Bool = false, defaultValue: JSONValue? = nil,
         minimum: String? = nil, maximum: String? = nil, maxLength: Int? = nil, pattern: String? = nil,
-        allowedValues: [JSONValue]? = nil, description: String? = nil
+        allowedValues: [JSONValue]? = nil, description: String? = nil, sensitive: Bool = false
     ) {
         self.name = name
         self.type = type
@@ -47,5 +50,6 @@ public struct ParameterSpec: Sendable, Equatable {
         self.pattern = pattern
         self.allowedValues = allowedValues
         self.description = description
+        self.sensitive = sensitive
     }
 }

@@ -166,7 +166,7 @@ public enum SQLIdentifier {
     }
 }
 
-/// A named target database. The secret is referenced (`env:NAME` or `file:/path`), never stored.
+/// A named target database. The secret is referenced (`SecretReference`), never stored.
 public struct ConnectionDefinition: Sendable, Equatable {
     public var name: String
     public var conninfo: String

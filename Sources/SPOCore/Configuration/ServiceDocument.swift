@@ -125,10 +125,11 @@ public enum ServiceDocument {
             required: reader.bool("required", default: false), defaultValue: value["default"],
             minimum: reader.number("minimum"), maximum: reader.number("maximum"),
             maxLength: reader.optionalInt("maxLength"), pattern: reader.string("pattern", default: nil),
-            allowedValues: reader.array("enum"), description: reader.string("description", default: nil))
+            allowedValues: reader.array("enum"), description: reader.string("description", default: nil),
+            sensitive: reader.bool("sensitive", default: false))
         try reader.finish(allowed: [
             "name", "type", "direction", "required", "default", "minimum", "maximum", "maxLength", "pattern", "enum",
-            "description",
+            "description", "sensitive",
         ])
         return spec
     }
@@ -144,8 +145,8 @@ public enum ServiceDocument {
         let conninfo = reader.string("conninfo") ?? ""
         if let problem = ConninfoRules.problem(in: conninfo) { reader.problem("conninfo", problem) }
         let passwordFrom = reader.string("password_from", default: nil)
-        if let passwordFrom, !(passwordFrom.hasPrefix("env:") || passwordFrom.hasPrefix("file:")) {
-            reader.problem("password_from", "must be env:NAME or file:/path")
+        if let passwordFrom, case .failure(let problem) = SecretReference.parse(passwordFrom, under: .current) {
+            reader.problem("password_from", problem.description)
         }
         var definition = ConnectionDefinition(
             name: name, conninfo: conninfo, passwordFrom: passwordFrom,
@@ -219,6 +220,7 @@ public enum ServiceDocument {
         if let value = parameter.pattern { members.append(.init("pattern", .string(value))) }
         if let value = parameter.allowedValues { members.append(.init("enum", .array(value))) }
         if let value = parameter.description { members.append(.init("description", .string(value))) }
+        if parameter.sensitive { members.append(.init("sensitive", .bool(true))) }
         return .object(members)
     }
 

@@ -155,8 +155,7 @@ extension APIError {
         case .connection:
             return APIError(
                 .dbConnectionFailed, "the database of service \(service) is unreachable; try again later",
-                details: [.object(["sqlstate": .string(error.sqlstate), "message": .string(error.message)])],
-                sqlstate: error.sqlstate)
+                details: DatabaseFailureText.details(error), sqlstate: error.sqlstate)
         case .server:
             let shared: [JSONValue.Member] = [
                 .init("sqlstate", .string(error.sqlstate)), .init("message", .string(error.message)),

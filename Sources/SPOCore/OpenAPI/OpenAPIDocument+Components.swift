@@ -326,6 +326,12 @@ extension OpenAPIDocument {
                     .init("pattern", typed("string", "A regular expression the whole value must match")),
                     .init("enum", typed("array", "The allowed values", extra: [.init("items", .object([]))])),
                     .init("description", typed("string")),
+                    .init(
+                        "sensitive",
+                        typed(
+                            "boolean",
+                            "The value is redacted in the audit, logs and journals; reprocessing needs it sent again",
+                            extra: [.init("default", .bool(false))])),
                 ], required: ["name", "type"], closed: true),
             "Connection": object(
                 [
@@ -334,8 +340,10 @@ extension OpenAPIDocument {
                     .init(
                         "password_from",
                         typed(
-                            "string", "Where the secret comes from: env:NAME or file:/path", nullable: true,
-                            extra: [.init("pattern", .string("^(env|file):.+"))])),
+                            "string",
+                            "Where the password comes from, never the password itself: "
+                                + SecretReference.forms(under: .current), nullable: true,
+                            extra: [.init("pattern", .string("^(env:.+|file:.+|pgpass)$"))])),
                     .init("description", typed("string", extra: [.init("default", .string(""))])),
                     .init("breaker", breakerSettings),
                     .init("breaker_state", ref("schemas/BreakerState")),

@@ -20,6 +20,8 @@ extension OpenAPIDocument {
             }
             if !spec.required { members = nullable(members) }
             if let value = documentedDefault(spec) { members.append(.init("default", value)) }
+            // Sent, never answered or recorded: redacted in the audit, logs and journals.
+            if spec.sensitive { members.append(.init("writeOnly", .bool(true))) }
             return .object(members)
         }
 

@@ -36,7 +36,7 @@ public final class AuditSpool {
 
     /// Opens (creating) the spool at `path`; nil when it cannot be a regular file of this process.
     public init?(path: String) {
-        let descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let descriptor = PrivateFile.open(path, O_RDWR | O_APPEND)
         guard descriptor >= 0 else { return nil }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
@@ -230,7 +230,7 @@ public final class AuditSpool {
 
     /// Appends a refused record to the file of records set aside, for an operator to look at.
     private static func setAside(_ line: ArraySlice<UInt8>, in path: String) {
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let descriptor = PrivateFile.open(path, O_WRONLY | O_APPEND)
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         let bytes = Array(line) + [UInt8(ascii: "\n")]

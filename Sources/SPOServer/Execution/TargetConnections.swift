@@ -5,6 +5,7 @@ import SPOPostgres
 /// The worker's open connections to target databases, one per configured connection, opened on
 /// first use and replaced when they break (for example after PostgreSQL restarted).
 public final class TargetConnections {
+    /// Each open connection with the conninfo and secret reference it was opened with.
     private var open: [String: (conninfo: String, secret: String?, connection: PGConnection)] = [:]
     /// Bounds connecting and each statement when the caller gives no deadline (the admin side).
     private let timeout: Duration?
@@ -27,19 +28,22 @@ public final class TargetConnections {
         serverTimeout: @autoclosure () -> Duration? = nil
     ) throws(PGError) -> PGConnection {
         let conninfo = definition.conninfo
-        let secret = try TargetConnections.secret(of: definition)
-        if let existing = open[definition.name], existing.conninfo == conninfo, existing.secret == secret,
+        // The secret is read only to connect (a changed reference reconnects; a rotated secret is
+        // used from the next connection on), so a call on an open connection reads no file.
+        if let existing = open[definition.name], existing.conninfo == conninfo,
+            existing.secret == definition.passwordFrom,
             checksBeforeUse ? existing.connection.checkAlive() : existing.connection.isHealthy
         {
             return existing.connection
         }
         open[definition.name] = nil
+        let secret = try TargetConnections.secret(of: definition)
         var options = timeout.map(PGConnectOptions.bounded(by:)) ?? PGConnectOptions()
         if let deadline { options.deadline = deadline }
         if let serverTimeout = serverTimeout() { options.serverStatementTimeout = serverTimeout }
         options.password = secret
         let connection = try PGConnection(conninfo: conninfo, options: options)
-        open[definition.name] = (conninfo, secret, connection)
+        open[definition.name] = (conninfo, definition.passwordFrom, connection)
         return connection
     }
 
@@ -58,24 +62,16 @@ public final class TargetConnections {
     /// Closes every connection (after configuration changed, connections are reopened lazily).
     public func closeAll() { open.removeAll() }
 
-    /// The secret `password_from` points at (nil when the connection names none), handed to libpq
-    /// as a setting of its own.
+    /// The secret `password_from` points at (nil when the connection names none, or `pgpass`),
+    /// handed to libpq as a setting of its own (`SecretStore`).
     static func secret(of definition: ConnectionDefinition) throws(PGError) -> String? {
         guard let source = definition.passwordFrom else { return nil }
-        let secret: String?
-        if source.hasPrefix("env:") {
-            secret = ProcessInfo.processInfo.environment[String(source.dropFirst(4))]
-        } else if source.hasPrefix("file:") {
-            secret = (try? String(contentsOfFile: String(source.dropFirst(5)), encoding: .utf8))?
-                .trimmingCharacters(in: .newlines)
-        } else {
-            secret = nil
-        }
-        guard let secret else {
+        switch SecretStore.secret(source) {
+        case .success(let secret): return secret
+        case .failure(let problem):
             throw PGError(
                 kind: .connection, sqlstate: "08001",
-                message: "connection \(definition.name): the secret \(source) is not available")
+                message: "connection \(definition.name): the secret is not available: \(problem)")
         }
-        return secret
     }
 }

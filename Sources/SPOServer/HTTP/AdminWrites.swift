@@ -26,6 +26,7 @@ struct AdminWrites {
             let connection = try read { () throws(ConfigurationError) in
                 try ServiceDocument.connection(from: body, path: "connection")
             }
+            try Self.checkSecret(of: connection)
             try write { control in try ConfigurationImporter.insert(connection, on: control) }
             return (201, ServiceDocument.document(for: connection))
         default:
@@ -42,6 +43,7 @@ struct AdminWrites {
             let connection = try read { () throws(ConfigurationError) in
                 try ServiceDocument.connection(from: document, path: "connection")
             }
+            try Self.checkSecret(of: connection)
             try write { control in try ConfigurationImporter.upsert(connection, on: control) }
             return (200, ServiceDocument.document(for: connection))
         case (.retryPolicies, "POST"), (.retryPolicy, "PUT"):
@@ -72,6 +74,15 @@ struct AdminWrites {
     }
 
     // MARK: - Steps
+
+    /// A connection whose secret this worker cannot read is refused now rather than failing every
+    /// call later: an unset variable, a missing secrets file, one of the wrong owner or mode. The
+    /// problem names the reference only, never a value.
+    static func checkSecret(of connection: ConnectionDefinition) throws(APIError) {
+        guard let reference = connection.passwordFrom, let problem = SecretStore.problem(reference) else { return }
+        throw .invalidParameters([ParameterProblem(parameter: "connection.password_from", problem: problem.description)]
+        )
+    }
 
     private func writeService(_ document: JSONValue, mode: WriteMode) throws(APIError) -> JSONValue {
         let draft = try read { () throws(ConfigurationError) in try ServiceDocument.draft(from: document) }
@@ -164,6 +175,8 @@ struct AdminWrites {
     }
 
     static func unavailable(_ error: PGError) -> APIError {
-        APIError(.dbConnectionFailed, "the control database did not answer: \(error.message)", sqlstate: error.sqlstate)
+        APIError(
+            .dbConnectionFailed, "the control database did not answer: \(DatabaseFailureText.forClients(error))",
+            sqlstate: error.sqlstate)
     }
 }

@@ -30,6 +30,18 @@ struct AsyncExecutions {
         }
     }
 
+    /// The refusal of `Prefer: respond-async` for a service with sensitive parameters: a queued
+    /// job's parameters wait in the control database, where a secret value must never be.
+    static func refusesSensitive(_ sensitive: SensitiveParameters) -> APIError {
+        .invalidParameters(
+            sensitive.names.map {
+                ParameterProblem(
+                    parameter: $0,
+                    problem: "is sensitive, so the service cannot be queued (Prefer: respond-async); call it "
+                        + "without that preference")
+            })
+    }
+
     /// 202 with the execution to poll.
     static func accepted(_ executionID: String, service: String, headers: [(String, String)]) -> HTTPResponse {
         .json(
@@ -118,7 +130,8 @@ struct AsyncExecutions {
             }
             return result.rowCount > 0 ? result.value(0, 0) : nil
         } catch {
-            throw APIError(.dbConnectionFailed, "the control database did not answer: \(error.message)")
+            throw APIError(
+                .dbConnectionFailed, "the control database did not answer: \(DatabaseFailureText.forClients(error))")
         }
     }
 }

@@ -135,7 +135,8 @@ struct ExecutionQueries {
             guard result.rowCount > 0, let text = result.value(0, 0) else { return nil }
             return .raw(text)
         } catch {
-            throw APIError(.dbConnectionFailed, "the control database did not answer: \(error.message)")
+            throw APIError(
+                .dbConnectionFailed, "the control database did not answer: \(DatabaseFailureText.forClients(error))")
         }
     }
 

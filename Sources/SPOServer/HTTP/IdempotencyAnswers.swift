@@ -52,7 +52,7 @@ enum IdempotencyAnswers {
             .dbConnectionFailed,
             "the control database did not answer, so the Idempotency-Key cannot be checked; nothing was run — try "
                 + "again later",
-            details: [.object(["sqlstate": .string(error.sqlstate), "message": .string(error.message)])])
+            details: DatabaseFailureText.details(error))
     }
 
     /// Whether the answer of `outcome` is kept for the key's repeats: what an execution that may

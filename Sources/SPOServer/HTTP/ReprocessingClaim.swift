@@ -8,6 +8,17 @@ import SPOPostgres
 /// refused, however close together they came. The claim is the reprocessing's history row; it
 /// counts as running until the new execution's audit row exists (or `claimed_until` passed).
 enum ReprocessingClaim {
+    /// The refusal of a re-run whose recorded parameters lack sensitive values (they are never
+    /// recorded): the request must send them in `parameters`.
+    static func sensitiveMissing(_ names: [String]) -> APIError {
+        .invalidParameters(
+            names.map {
+                ParameterProblem(
+                    parameter: $0,
+                    problem: "is sensitive and was not recorded; send the parameters again in \"parameters\"")
+            })
+    }
+
     /// Why a re-run is refused; each case says what the client sees.
     enum Refusal: Error, Equatable {
         case notFound
@@ -67,7 +78,8 @@ enum ReprocessingClaim {
                 }
             }
         } catch {
-            throw APIError(.dbConnectionFailed, "the control database did not answer: \(error.message)")
+            throw APIError(
+                .dbConnectionFailed, "the control database did not answer: \(DatabaseFailureText.forClients(error))")
         }
         if let refusal { throw refusal.error(for: original) }
     }

@@ -196,6 +196,13 @@ public final class RequestHandler {
         _ service: ServiceDefinition, _ bound: [BoundParameter], _ context: RequestContext, executionID: String
     ) -> HTTPResponse {
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
+        // A queued job's parameters wait in the control database, where a secret must never be.
+        let sensitive = service.sensitiveParameters
+        if !sensitive.isEmpty {
+            return finish(
+                service, parameters: effective, outcome: nil, error: AsyncExecutions.refusesSensitive(sensitive),
+                context, executionID: executionID)
+        }
         do throws(APIError) {
             try AsyncExecutions(control: control).enqueue(
                 service, parameters: effective, executionID: executionID, context)
@@ -385,7 +392,8 @@ public final class RequestHandler {
         journal?.begin(
             .object([
                 "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
-                "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
+                "service_name": .string(service.name), "parameters": service.recordable(effective),
+                "user": .string(context.user),
                 "correlation_id": .string(context.correlationID),
                 "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
             ]))
@@ -447,6 +455,10 @@ public final class RequestHandler {
                 parameter: "parameters", problem: "the original had none that were valid; send them")
             return fail(.invalidParameters([problem]), context)
         }
+        // Sensitive values were never recorded: the re-run needs them in the request (an override
+        // copied from the recorded parameters still holds the marker).
+        let missing = service.sensitiveParameters.redacted(in: parameters)
+        if !missing.isEmpty { return fail(ReprocessingClaim.sensitiveMissing(missing), context) }
         switch validator(for: service).validate(parameters) {
         case .failure(let failure):
             return fail(.invalidParameters(failure.problems), context)
@@ -497,7 +509,8 @@ public final class RequestHandler {
         RequestScope.current?.identify(executionID: executionID, service: service.name)
         var record = AuditRecord(
             execution: .init(
-                id: executionID, serviceID: service.id, serviceName: service.name, parameters: parameters,
+                id: executionID, serviceID: service.id, serviceName: service.name,
+                parameters: service.recordable(parameters),
                 status: status, httpStatus: error?.status ?? 200, errorCode: error?.code.rawValue,
                 durationMilliseconds: outcome?.durationMilliseconds ?? 0, user: context.user,
                 correlationID: context.correlationID, idempotencyKey: context.idempotencyKey, reprocessOf: reprocessOf,
@@ -524,6 +537,10 @@ public final class RequestHandler {
                     "service": .string(service.name), "code": .string(error.code.rawValue),
                     "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null, "reference": .string(reference!),
                     "correlation_id": .string(context.correlationID),
+                    // What the client was not told (DatabaseFailureText): libpq's own text.
+                    "database_error": outcome?.result.failure.flatMap {
+                        $0.kind == .connection ? .string($0.description) : nil
+                    } ?? .null,
                 ])
         }
         return response

@@ -40,7 +40,8 @@ final class ConsumerSlots {
     private func start(_ slot: Slot) {
         do {
             slot.pid = try ChildProcess.spawn(
-                [executable, "consume", "--control", controlConninfo] + (user.map { ["--user", $0.name] } ?? []))
+                [executable, "consume"] + (user.map { ["--user", $0.name] } ?? []),
+                environment: Supervisor.childEnvironment(controlConninfo: controlConninfo))
             slot.startedAt = .now
             Log.info("consumer started", ["consumer_pid": .number(Int(slot.pid))])
         } catch {

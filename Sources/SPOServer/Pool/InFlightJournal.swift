@@ -24,7 +24,7 @@ public final class InFlightJournal {
 
     /// Opens (creating) and maps the journal at `path`.
     public init?(path: String) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        let descriptor = PrivateFile.open(path, O_RDWR)
         guard descriptor >= 0 else { return nil }
         var status = stat()
         let capacity = fstat(descriptor, &status) == 0 ? max(Int(status.st_size), InFlightJournal.initialCapacity) : 0
@@ -82,12 +82,24 @@ public final class InFlightJournal {
 
     /// Reads and clears what a dead worker left behind.
     public static func takeLeftover(at path: String) -> JSONValue? {
-        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return nil }
-        // Clear it for the replacement worker, which maps the same file.
-        if let handle = FileHandle(forWritingAtPath: path) {
-            handle.write(Data([UInt8(ascii: "\n")]))
-            try? handle.close()
+        // Read and cleared as a private file: the supervisor may be root, and the path is in a
+        // directory its workers can write.
+        let descriptor = PrivateFile.open(path, O_RDWR, create: false)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            data += buffer[..<count]
+            if buffer[..<count].contains(UInt8(ascii: "\n")) { break }  // the record ends at its newline
         }
+        guard !data.isEmpty else { return nil }
+        // Clear it for the replacement worker, which maps the same file.
+        var newline = UInt8(ascii: "\n")
+        _ = pwrite(descriptor, &newline, 1, 0)
         let record = data.prefix { $0 != UInt8(ascii: "\n") }
         guard !record.isEmpty else { return nil }
         return try? JSONValue.parse(Array(record))

@@ -37,11 +37,14 @@ public final class Supervisor {
         public var user: ProcessUser?
         /// Queue consumers to run beside the workers (`spo consume`).
         public var consumers: Int
+        /// Where the pool's state files (journals, spools, metrics) live: a private directory.
+        /// Nil: the directory of the block's first unix line.
+        public var runDirectory: String?
 
         public init(
             nginxConfigPath: String, upstreamName: String = "spo_pool", controlConninfo: String, executable: String,
             drainSeconds: Int = 30, workerCommand: [String]? = nil, user: ProcessUser? = nil,
-            consumers: Int = Supervisor.configuredConsumers
+            consumers: Int = Supervisor.configuredConsumers, runDirectory: String? = nil
         ) {
             self.nginxConfigPath = nginxConfigPath
             self.upstreamName = upstreamName
@@ -51,6 +54,7 @@ public final class Supervisor {
             self.workerCommand = workerCommand
             self.user = user
             self.consumers = consumers
+            self.runDirectory = runDirectory
         }
     }
 
@@ -74,13 +78,16 @@ public final class Supervisor {
         /// Its region of the pool's metrics file, if it got one.
         var metricsSlot: Int?
         var retired = false
-        init(address: UpstreamBlock.Address, queue: ListeningSocket, direct: ListeningSocket) {
+        /// Where its state files are: beside its unix socket, or in the run directory for TCP.
+        let runtimePath: String
+        init(address: UpstreamBlock.Address, queue: ListeningSocket, direct: ListeningSocket, runtimePath: String) {
             self.address = address
             self.queue = queue
             self.direct = direct
+            self.runtimePath = runtimePath
         }
-        var journalPath: String { "\(Supervisor.runtimePath(for: address)).inflight" }
-        var spoolPath: String { "\(Supervisor.runtimePath(for: address)).spool" }
+        var journalPath: String { "\(runtimePath).inflight" }
+        var spoolPath: String { "\(runtimePath).spool" }
     }
 
     private let options: Options
@@ -158,8 +165,9 @@ public final class Supervisor {
                 if let index = slot.metricsSlot { metrics?.setRetired(false, slot: index) }
                 continue
             }
-            let direct = try ListeningSocket(.unix(path: Supervisor.runtimePath(for: address) + ".direct"))
-            let slot = Slot(address: address, queue: try queue(for: address), direct: direct)
+            let runtimePath = try Supervisor.runtimePath(for: address, in: runDirectory(block))
+            let direct = try ListeningSocket(.unix(path: runtimePath + ".direct"))
+            let slot = Slot(address: address, queue: try queue(for: address), direct: direct, runtimePath: runtimePath)
             slot.metricsSlot = metrics?.slot(for: address.description)
             if let index = slot.metricsSlot { metrics?.setRetired(false, slot: index) }
             slots[address] = slot
@@ -188,10 +196,7 @@ public final class Supervisor {
     }
 
     private func start(_ slot: Slot) {
-        var arguments = [
-            "--control", options.controlConninfo, "--journal", slot.journalPath, "--spool", slot.spoolPath,
-            "--queue-fd", "3",
-        ]
+        var arguments = ["--journal", slot.journalPath, "--spool", slot.spoolPath, "--queue-fd", "3"]
         if let metrics, let index = slot.metricsSlot {
             arguments += ["--metrics", metrics.path, "--metrics-slot", String(index)]
         }
@@ -205,7 +210,8 @@ public final class Supervisor {
         do {
             slot.pid = try ChildProcess.spawn(
                 (options.workerCommand ?? [options.executable, "worker"]) + arguments,
-                standardInput: slot.direct.descriptor, inheriting: [slot.queue.descriptor])
+                standardInput: slot.direct.descriptor, inheriting: [slot.queue.descriptor],
+                environment: Supervisor.childEnvironment(controlConninfo: options.controlConninfo))
             slot.startedAt = .now
             if let index = slot.metricsSlot {
                 if slot.started { metrics?.countRestart(slot: index) }
@@ -283,7 +289,11 @@ public final class Supervisor {
     /// Makes the pool's metrics file beside the queue; without it each worker counts on its own.
     private func openMetrics() {
         guard metrics == nil else { return }
-        let path = Supervisor.metricsPath(nginxConfigPath: options.nginxConfigPath, upstream: options.upstreamName)
+        guard
+            let path = Supervisor.metricsPath(
+                nginxConfigPath: options.nginxConfigPath, upstream: options.upstreamName,
+                runDirectory: options.runDirectory)
+        else { return }
         do {
             metrics = try PoolMetricsFile(path: path)
         } catch {
@@ -293,9 +303,10 @@ public final class Supervisor {
         }
     }
 
-    /// `<upstream>.metrics` in the directory of the block's first unix line (the run directory),
-    /// else in the temp directory.
-    static func metricsPath(nginxConfigPath: String, upstream: String) -> String {
+    /// `<upstream>.metrics` in the run directory (`--run-dir`, else the directory of the block's
+    /// first unix line); nil without one (each worker then counts on its own).
+    static func metricsPath(nginxConfigPath: String, upstream: String, runDirectory: String? = nil) -> String? {
+        if let runDirectory { return runDirectory + "/\(upstream).metrics" }
         let text = (try? String(contentsOfFile: nginxConfigPath, encoding: .utf8)) ?? ""
         let block = try? UpstreamBlock.parse(text, name: upstream)
         for address in block?.servers ?? [] {
@@ -303,7 +314,7 @@ public final class Supervisor {
                 return (path as NSString).deletingLastPathComponent + "/\(upstream).metrics"
             }
         }
-        return NSTemporaryDirectory() + "spo-\(upstream).metrics"
+        return nil
     }
 
     private func retire(_ address: UpstreamBlock.Address) {
@@ -372,11 +383,32 @@ public final class Supervisor {
         .recover()
     }
 
-    /// Where per-slot runtime files live: next to a unix socket, or in the temp directory for TCP.
-    static func runtimePath(for address: UpstreamBlock.Address) -> String {
+    /// The environment of a worker or consumer: this process's, plus the control conninfo in
+    /// `SPO_CONTROL` (read and removed by the child), so no command line shows it.
+    static func childEnvironment(controlConninfo: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SPO_CONTROL"] = controlConninfo
+        return environment
+    }
+
+    /// Where per-slot runtime files live: next to a unix socket, or in the run directory for TCP
+    /// (never a shared directory such as /tmp, where another user could plant a link first).
+    static func runtimePath(for address: UpstreamBlock.Address, in runDirectory: String?) throws -> String {
         switch address {
-        case .unix(let path): path
-        case .tcp(let host, let port): NSTemporaryDirectory() + "spo-\(host)-\(port)"
+        case .unix(let path): return path
+        case .tcp(let host, let port):
+            guard let runDirectory else {
+                throw SystemFailure(
+                    description: "the pool has no unix server line: say where its state files go with --run-dir")
+            }
+            return runDirectory + "/tcp-\(host)-\(port)"
         }
+    }
+
+    /// The run directory: the option's, else that of the block's first unix line.
+    private func runDirectory(_ block: UpstreamBlock?) -> String? {
+        if let directory = options.runDirectory { return directory }
+        for case .unix(let path) in block?.servers ?? [] { return (path as NSString).deletingLastPathComponent }
+        return nil
     }
 }
