@@ -5,6 +5,8 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var message: String
     public var line: Int
     public var column: Int
+    /// The document nests deeper than jansson's own limit (2048 levels), rather than being malformed.
+    public var isTooDeep = false
     public var description: String { "\(message) at line \(line), column \(column)" }
 }
 
@@ -27,7 +29,9 @@ extension JSONValue {
             let message = withUnsafePointer(to: error.text) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: Int(JSON_ERROR_TEXT_LENGTH)) { String(cString: $0) }
             }
-            throw JSONParseError(message: message, line: Int(error.line), column: Int(error.column))
+            throw JSONParseError(
+                message: message, line: Int(error.line), column: Int(error.column),
+                isTooDeep: json_error_code(&error) == json_error_stack_overflow)
         }
         defer { json_decref(root) }
         var literals = NumberLiterals(bytes)

@@ -10,6 +10,9 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
         case server
         /// The caller's deadline passed; the statement was cancelled on the server.
         case timeout
+        /// The statement ran, but its result is larger than the caller accepts; the connection
+        /// stays usable.
+        case resultTooLarge
     }
 
     public var kind: Kind

@@ -108,8 +108,9 @@ extension SPO {
                 throw ValidationError("--user \(workerUser.name): only root can run workers as another user")
             }
             try applySecretPolicy()
-            let conninfo = control.conninfo
-            let connection = try PGConnection(conninfo: conninfo)
+            // A limit set wrong stops the pool here, rather than every worker at its start.
+            _ = try RequestLimits.from(environment: ProcessInfo.processInfo.environment).get()
+            let connection = try PGConnection(conninfo: control.conninfo)
             try Migrator().migrate(connection)
             let supervisor = Supervisor(
                 options: .init(
@@ -155,14 +156,19 @@ extension SPO {
         @Option(help: "This worker's slot in the metrics file.") var metricsSlot = 0
         @Option(help: "The unprivileged user to switch to before anything else, when started as root.")
         var user: String?
+        @Option(help: "Largest request body (`spo serve` passes the site file's client_max_body_size).")
+        var maxBodyBytes = NginxBodyLimit.nginxDefault
 
         func run() throws {
             try user.map(ProcessUser.init(named:))?.become()
+            let limits = try RequestLimits.from(
+                environment: ProcessInfo.processInfo.environment, maxBodyBytes: maxBodyBytes
+            ).get()
             let sockets = [0] + (queueFd.map { [$0] } ?? [])
             throw ExitCode(
                 SPOServer.Worker(
                     controlConninfo: control.conninfo, listenSockets: sockets, journalPath: journal, spoolPath: spool,
-                    metrics: metrics.map { (path: $0, slot: metricsSlot) }
+                    metrics: metrics.map { (path: $0, slot: metricsSlot) }, limits: limits
                 ).run())
         }
     }

@@ -137,6 +137,8 @@ import Testing
         let fixture = try Fixture()
         let path = temporaryPath("w0.sock.spool")
         let handler = try handlerWithoutControl(fixture, spoolPath: path)
+        // One string as long as the body allows, which the default string limit would refuse first.
+        handler.limits.maxStringLength = RequestHandler.maxBodyBytes
         // Quotes and backslashes are escaped twice on the way to the spool: the largest lines.
         let count = RequestHandler.maxBodyBytes / 5 - 20
         let body = #"{"p_id": 1, "junk": ""# + String(repeating: #"\\\"q"#, count: count) + #""}"#

@@ -12,6 +12,11 @@ private func service(
         name: "svc", connection: "demo", procedure: procedure, resultShape: shape, parameters: parameters)
 }
 
+/// A scalar function's statement: `select` (its `to_json`), answered only within the result limit.
+private func scalar(_ select: String) -> String {
+    CallPlan.bounded(select + " AS spo_json OFFSET 0", RequestLimits.defaults.maxResultBytes)
+}
+
 @Suite struct CallPlanTests {
     // MARK: Result shapes
 
@@ -19,13 +24,18 @@ private func service(
         let plan = CallPlan(service: service(.set), supplied: [customerID])
         #expect(
             plan.sql
-                == "SELECT COALESCE(pg_catalog.json_agg(spo_rows.*), '[]')::pg_catalog.text "
-                + #"FROM "schema"."name"("p" => $1::pg_catalog.int4) AS spo_rows"#)
+                == CallPlan.bounded(
+                    "SELECT COALESCE(pg_catalog.json_agg(spo_limited.spo_json), '[]')::pg_catalog.text AS spo_json FROM "
+                        + "(SELECT pg_catalog.to_json(spo_rows.*) AS spo_json "
+                        + #"FROM "schema"."name"("p" => $1::pg_catalog.int4) AS spo_rows LIMIT 5592406) AS spo_limited"#,
+                    16 << 20))
     }
 
     @Test func scalarFunctionIsWrappedInToJSON() {
         let plan = CallPlan(service: service(.scalar), supplied: [customerID])
-        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"("p" => $1::pg_catalog.int4))::pg_catalog.text"#)
+        #expect(
+            plan.sql
+                == scalar(#"SELECT pg_catalog.to_json("schema"."name"("p" => $1::pg_catalog.int4))::pg_catalog.text"#))
     }
 
     @Test func voidFunctionIsCalledInASelect() {
@@ -56,7 +66,7 @@ private func service(
 
     @Test func functionWithoutArgumentsHasAnEmptyArgumentList() {
         let plan = CallPlan(service: service(.scalar, parameters: []), supplied: [])
-        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"())::pg_catalog.text"#)
+        #expect(plan.sql == scalar(#"SELECT pg_catalog.to_json("schema"."name"())::pg_catalog.text"#))
     }
 
     // MARK: Arguments
@@ -73,10 +83,11 @@ private func service(
         let plan = CallPlan(service: service(.scalar, parameters: parameters), supplied: parameters)
         #expect(
             plan.sql
-                == "SELECT pg_catalog.to_json(\"schema\".\"name\"(\"a\" => $1::pg_catalog.int4, "
-                + "\"b\" => $2::pg_catalog.varchar, \"c\" => $3::pg_catalog.timestamptz, "
-                + "\"d\" => $4::pg_catalog.numeric, \"e\" => $5::pg_catalog.int4[], "
-                + "\"f\" => $6::pg_catalog.float8))::pg_catalog.text")
+                == scalar(
+                    "SELECT pg_catalog.to_json(\"schema\".\"name\"(\"a\" => $1::pg_catalog.int4, "
+                        + "\"b\" => $2::pg_catalog.varchar, \"c\" => $3::pg_catalog.timestamptz, "
+                        + "\"d\" => $4::pg_catalog.numeric, \"e\" => $5::pg_catalog.int4[], "
+                        + "\"f\" => $6::pg_catalog.float8))::pg_catalog.text"))
     }
 
     @Test func omittedOptionalParametersAreLeftOutOfTheCall() {
@@ -100,8 +111,9 @@ private func service(
             supplied: [parameter])
         #expect(
             plan.sql
-                == #"SELECT pg_catalog.to_json("my""schema"."f""); drop table x; --"("a""b" => $1::pg_catalog.text))"#
-                + "::pg_catalog.text")
+                == scalar(
+                    #"SELECT pg_catalog.to_json("my""schema"."f""); drop table x; --"("a""b" => $1::pg_catalog.text))"#
+                        + "::pg_catalog.text"))
     }
 
     @Test func outParameterNamesAreEscapedToo() {
@@ -125,7 +137,9 @@ private func service(
         let plan = CallPlan(
             service: withArguments(.scalar, [parameter], [RoutineArgument(name: "arg1", isNamed: false)]),
             supplied: [parameter])
-        #expect(plan.sql == #"SELECT pg_catalog.to_json("schema"."name"($1::pg_catalog.timestamptz))::pg_catalog.text"#)
+        #expect(
+            plan.sql
+                == scalar(#"SELECT pg_catalog.to_json("schema"."name"($1::pg_catalog.timestamptz))::pg_catalog.text"#))
     }
 
     /// Positional arguments come first, in the routine's order, whatever the configuration's
@@ -258,5 +272,23 @@ private func service(
     @Test func outputSQLWithoutColumnsBuildsAnEmptyObject() {
         #expect(
             CallPlan.outputSQL(columns: [], parameters: []) == "SELECT pg_catalog.json_build_object()::pg_catalog.text")
+    }
+}
+
+@Suite struct CallPlanResultLimitTests {
+    @Test func theMarkerIsTheOnlyTextReadAsOversize() {
+        #expect(CallPlan.oversizeBytes(in: CallPlan.oversizeMarker + "123") == 123)
+        #expect(CallPlan.oversizeBytes(in: #""spo:result-too-large:123""#) == nil)
+        #expect(CallPlan.oversizeBytes(in: "[{\"a\": 1}]") == nil)
+        #expect(CallPlan.oversizeBytes(in: "null") == nil)
+    }
+
+    /// A set stops being read once it has more rows than could fit: 3 bytes a row at least.
+    @Test func aSetIsReadNoFurtherThanTheLimitAllows() {
+        let plan = CallPlan(service: service(.set), supplied: [customerID], maxResultBytes: 30)
+        #expect(plan.sql.contains(" LIMIT 11) AS spo_limited"))
+        #expect(plan.sql.contains("pg_catalog.int4le(pg_catalog.octet_length(spo_result.spo_json), 30)"))
+        #expect(plan.taggedSQL?.contains("pg_catalog.int4le(pg_catalog.octet_length(spo_result.spo_json), 30)") == true)
+        #expect(CallPlan(service: service(.set), supplied: [customerID]).statementName != plan.statementName)
     }
 }

@@ -65,16 +65,30 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
         #expect(
             text(response.cgiBytes())
                 == "Status: 201 Created\r\nContent-Type: application/json\r\nX-Correlation-ID: c-1\r\n"
-                + "Content-Length: 11\r\n\r\n{\"ok\":true}")
+                + "Cache-Control: no-store\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+    }
+
+    /// No cache may keep an API answer: errors, replays and empty answers say so too.
+    @Test func everyAnswerSaysNoStore() {
+        for response in [
+            HTTPResponse(status: 204), HTTPResponse.error(APIError(.notFound, "no"), reference: nil),
+            HTTPResponse(status: 200, headers: [("Idempotent-Replayed", "true")], body: Array("{}".utf8)),
+        ] {
+            #expect(text(response.cgiBytes()).contains("\r\nCache-Control: no-store\r\n"))
+        }
     }
 
     @Test func cgiContentLengthCountsBytesNotCharacters() {
         let response = HTTPResponse(status: 200, body: Array("héllo €".utf8))
-        #expect(text(response.cgiBytes()) == "Status: 200 OK\r\nContent-Length: 10\r\n\r\nhéllo €")
+        #expect(
+            text(response.cgiBytes())
+                == "Status: 200 OK\r\nCache-Control: no-store\r\nContent-Length: 10\r\n\r\nhéllo €")
     }
 
     @Test func cgiBytesOfAnEmptyResponse() {
-        #expect(text(HTTPResponse(status: 204).cgiBytes()) == "Status: 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        #expect(
+            text(HTTPResponse(status: 204).cgiBytes())
+                == "Status: 204 No Content\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n")
     }
 
     @Test(arguments: [

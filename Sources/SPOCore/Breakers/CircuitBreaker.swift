@@ -51,6 +51,7 @@ public final class CircuitBreaker {
         switch error.kind {
         case .connection, .timeout: return true
         case .server: return error.sqlstate.hasPrefix("08") || error.sqlstate.hasPrefix("57")
+        case .resultTooLarge: return false
         }
     }
 

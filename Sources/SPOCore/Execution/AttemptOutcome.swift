@@ -14,7 +14,7 @@ public enum AttemptOutcome: String, Sendable, CaseIterable {
         switch error.kind {
         case .timeout: self = .timeout
         case .connection: self = .connectionFailed
-        case .server: self = .failed
+        case .server, .resultTooLarge: self = .failed
         }
     }
 }

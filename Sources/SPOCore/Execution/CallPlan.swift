@@ -27,15 +27,29 @@ public struct CallPlan: Sendable, Equatable {
     /// A service with recorded `arguments` passes each by position up to its last unnamed one
     /// (PostgreSQL takes positional arguments first); configuration checks at write time that
     /// every argument before an unnamed one is always supplied.
-    public init(service: ServiceDefinition, supplied: [ParameterSpec]) {
+    ///
+    /// A function's JSON larger than `maxResultBytes` never leaves the database: PostgreSQL
+    /// answers `CallPlan.oversizeMarker` and the size instead (`oversizeBytes(in:)`), and stops
+    /// reading a set's rows once there are more than could fit (each takes at least 3 bytes of
+    /// `json_agg`'s output: one character and the `, ` before the next).
+    public init(
+        service: ServiceDefinition, supplied: [ParameterSpec],
+        maxResultBytes: Int = RequestLimits.defaults.maxResultBytes
+    ) {
         let list = Self.arguments(service, supplied).joined(separator: ", ")
         let routine = service.procedure.quoted
         switch service.resultShape {
         case .set:
-            sql =
-                "SELECT COALESCE(pg_catalog.json_agg(spo_rows.*), '[]')::pg_catalog.text FROM \(routine)(\(list)) AS spo_rows"
+            let rows =
+                "SELECT pg_catalog.to_json(spo_rows.*) AS spo_json FROM \(routine)(\(list)) AS spo_rows"
+                + " LIMIT \(maxResultBytes / 3 + 1)"
+            sql = Self.bounded(
+                "SELECT COALESCE(pg_catalog.json_agg(spo_limited.spo_json), '[]')::pg_catalog.text AS spo_json"
+                    + " FROM (\(rows)) AS spo_limited", maxResultBytes)
         case .scalar:
-            sql = "SELECT pg_catalog.to_json(\(routine)(\(list)))::pg_catalog.text"
+            // OFFSET 0 keeps the subquery whole, so the routine runs once, however often its value is read.
+            sql = Self.bounded(
+                "SELECT pg_catalog.to_json(\(routine)(\(list)))::pg_catalog.text AS spo_json OFFSET 0", maxResultBytes)
         case .void:
             sql = "SELECT \(routine)(\(list)) IS NULL"
         case .procedure:
@@ -46,6 +60,25 @@ public struct CallPlan: Sendable, Equatable {
             let tagged = CallPlan.tagged(sql, firstSetting: supplied.count + 1)
             (taggedSQL, taggedStatementName) = (tagged, CallPlan.statementName(for: tagged))
         }
+    }
+
+    /// Begins the text PostgreSQL answers instead of a result over the limit, followed by its
+    /// size in bytes. No JSON text can begin with `s`, so no result is ever mistaken for it.
+    public static let oversizeMarker = "spo:result-too-large:"
+
+    /// The size of the result `text` stands for, when it is the oversize marker rather than a result.
+    public static func oversizeBytes(in text: String) -> Int? {
+        guard text.utf8.first == UInt8(ascii: "s"), text.hasPrefix(oversizeMarker) else { return nil }
+        return Int(text.dropFirst(oversizeMarker.count)) ?? Int.max
+    }
+
+    /// `select` (one row, column `spo_json`) answered as is when its JSON has at most `limit`
+    /// bytes, else as the marker and the size. Built-in functions only, qualified, no operators
+    /// (an operator is looked up on the search path a routine may have changed).
+    static func bounded(_ select: String, _ limit: Int) -> String {
+        "SELECT CASE WHEN spo_result.spo_json IS NULL OR pg_catalog.int4le(pg_catalog.octet_length("
+            + "spo_result.spo_json), \(limit)) THEN spo_result.spo_json ELSE pg_catalog.concat('\(oversizeMarker)', "
+            + "pg_catalog.octet_length(spo_result.spo_json)) END FROM (\(select)) AS spo_result"
     }
 
     /// `call` (a SELECT) run only once the row that sets the settings was made: it reads

@@ -34,6 +34,9 @@ public struct APIError: Error, Sendable {
         case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
         /// The first request with this key is still running: try again later (`Retry-After`).
         case idempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
+        /// The call ran, but its result is larger than the server's limit (`SPO_MAX_RESULT_BYTES`):
+        /// the database kept it, nothing of it was sent.
+        case resultTooLarge = "RESULT_TOO_LARGE"
 
         public var httpStatus: Int {
             switch self {
@@ -51,7 +54,7 @@ public struct APIError: Error, Sendable {
             case .methodNotAllowed: 405
             case .conflict: 409
             case .internalError: 500
-            case .poolUnavailable: 502
+            case .poolUnavailable, .resultTooLarge: 502
             }
         }
     }
@@ -152,6 +155,10 @@ extension APIError {
                     ? "service \(service) exceeded its timeout of \(timeoutMilliseconds) ms while connecting to its database"
                     : "service \(service) exceeded its timeout of \(timeoutMilliseconds) ms; the statement was cancelled",
                 details: [.object(["timeout_ms": .number(timeoutMilliseconds)])], sqlstate: error.sqlstate)
+        case .resultTooLarge:
+            return APIError(
+                .resultTooLarge, "the result of service \(service) is too large to answer: \(error.message)",
+                details: [.object(["message": .string(error.message)])], sqlstate: error.sqlstate)
         case .connection:
             return APIError(
                 .dbConnectionFailed, "the database of service \(service) is unreachable; try again later",

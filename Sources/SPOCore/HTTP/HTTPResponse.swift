@@ -37,6 +37,9 @@ public struct HTTPResponse: Sendable {
     }
 
     /// The CGI form nginx expects: `Status:` and headers, a blank line, the body.
+    ///
+    /// Every answer says `Cache-Control: no-store`: answers carry per-caller data (executions,
+    /// keys' grants, configuration) that no browser or proxy cache may keep or replay.
     public func cgiBytes() -> [UInt8] {
         // Appended byte by byte into one buffer: string interpolation and concatenation cost
         // several allocations per response, and this runs on every request.
@@ -50,6 +53,7 @@ public struct HTTPResponse: Sendable {
         }
         line("Status", String(status) + " " + HTTPResponse.reason(status))
         for (name, value) in headers { line(name, value) }
+        line("Cache-Control", "no-store")
         line("Content-Length", String(body.count))
         out.append(contentsOf: "\r\n".utf8)
         out.append(contentsOf: body)

@@ -484,6 +484,7 @@ extension OpenAPIDocument {
             case .idempotencyKeyInvalid: "IdempotencyKeyInvalid"
             case .idempotencyKeyMismatch: "IdempotencyKeyMismatch"
             case .idempotencyKeyInUse: "IdempotencyKeyInUse"
+            case .resultTooLarge: "ResultTooLarge"
             }
         }
 
@@ -494,7 +495,10 @@ extension OpenAPIDocument {
                 "Missing, unknown, mistyped or out-of-range parameters, or a body that is not JSON; details name "
                     + "each parameter and why"
             case .serviceNotFound: "No such service, or it is disabled"
-            case .spExecutionFailed: "The procedure raised an error; details carry its SQLSTATE and message"
+            case .spExecutionFailed:
+                "The procedure raised an error; details carry its SQLSTATE and message; or, with code "
+                    + "RESULT_TOO_LARGE (502), its result is larger than the server's limit (SPO_MAX_RESULT_BYTES)"
+                    + " and was not sent"
             case .dbConnectionFailed:
                 "The target database is unreachable (after the retry policy); or, with code AUDIT_UNAVAILABLE, the "
                     + "execution could not be audited and was not run; or, with code CIRCUIT_OPEN, the connection's "
@@ -502,7 +506,7 @@ extension OpenAPIDocument {
             case .timeout: "The service's timeout passed; the statement was cancelled in the database"
             case .unauthorized: "Missing or invalid credentials"
             case .forbidden: "The credentials lack the role or grant"
-            case .payloadTooLarge: "The body is larger than \(HTTPRequest.maxBodyBytes) bytes"
+            case .payloadTooLarge: "The body is larger than the server's limit (nginx's client_max_body_size)"
             case .unsupportedMediaType: "The body is not application/json"
             case .notFound: "No such resource"
             case .methodNotAllowed: "The path exists, but not for this method; Allow lists the methods it takes"
@@ -521,6 +525,9 @@ extension OpenAPIDocument {
                 "The Idempotency-Key was used before with other parameters or another service; nothing was run"
             case .idempotencyKeyInUse:
                 "The first request with this Idempotency-Key is still running; try again after Retry-After seconds"
+            case .resultTooLarge:
+                "The procedure ran, but its result is larger than the server's limit (SPO_MAX_RESULT_BYTES); "
+                    + "nothing of it was sent"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"

@@ -30,6 +30,10 @@ public final class Executor {
     /// The connections' circuit breakers (`executeThroughBreaker`).
     public let breakers: BreakerBoard
     private var plans: [PlanKey: CallPlan] = [:]
+    /// Largest `data` a call may return (`RequestLimits.maxResultBytes`); the database refuses more.
+    public var maxResultBytes = RequestLimits.defaults.maxResultBytes {
+        didSet { plans.removeAll() }
+    }
     /// Call plans kept: one per service and set of supplied parameters, so a client choosing
     /// which optional parameters to send could otherwise grow it without end.
     static let planLimit = 1000
@@ -74,7 +78,8 @@ public final class Executor {
             attempts.append(record)
             let admitted = ticket.map { breakers.record($0, result) } ?? true
             let elapsed = milliseconds(start.duration(to: .now))
-            guard admitted, case .failure(var error) = result, error.kind != .timeout, attempt < policy.maxAttempts,
+            guard admitted, case .failure(var error) = result, error.kind != .timeout, error.kind != .resultTooLarge,
+                attempt < policy.maxAttempts,
                 policy.isRetryable(sqlstate: error.sqlstate)
             else {
                 return ExecutionOutcome(result: result, attempts: attempts, durationMilliseconds: elapsed)
@@ -127,7 +132,7 @@ public final class Executor {
         } catch {
             // A connection that never completed (a silent host) shows its time as connect time.
             if !connected { record.connectMilliseconds = milliseconds(attemptStart.duration(to: .now)) }
-            if error.kind != .server { connections.discard(service.connection) }
+            if error.kind == .connection || error.kind == .timeout { connections.discard(service.connection) }
             record.outcome = AttemptOutcome(error)
             record.sqlstate = error.sqlstate
             record.message = error.message
@@ -143,7 +148,9 @@ public final class Executor {
         let result = try send(plan, values, service: service, on: connection, deadline: deadline)
         switch service.resultShape {
         case .set, .scalar:
-            return result.rowCount > 0 ? (result.value(0, 0) ?? "null") : "null"
+            let json = result.rowCount > 0 ? (result.value(0, 0) ?? "null") : "null"
+            if let size = CallPlan.oversizeBytes(in: json) { throw tooLarge(size) }
+            return json
         case .void:
             return "null"
         case .procedure:
@@ -152,10 +159,21 @@ public final class Executor {
             let sql = CallPlan.outputSQL(
                 columns: columns, parameters: service.parameters, arguments: service.arguments)
             let outputs = (0..<result.columnCount).map { result.value(0, $0) }
+            // A CALL answers one row, which has arrived by now: only what is passed on is bounded.
+            let size = outputs.reduce(0) { $0 + ($1?.utf8.count ?? 0) }
+            if size > maxResultBytes { throw tooLarge(size) }
             let json = try connection.executePrepared(
                 CallPlan.statementName(for: sql), sql: sql, outputs, deadline: deadline)
             return json.value(0, 0) ?? "null"
         }
+    }
+
+    private func tooLarge(_ size: Int) -> PGError {
+        PGError(
+            kind: .resultTooLarge, sqlstate: "54000",
+            message:
+                "the result is \(size) bytes of JSON, over the limit of \(maxResultBytes)"
+                + " (\(RequestLimits.Setting.maxResultBytes.rawValue))")
     }
 
     /// Sends the call, tagging the database session with the request's correlation id first
@@ -192,7 +210,7 @@ public final class Executor {
     private func plan(_ service: ServiceDefinition, _ parameters: [BoundParameter]) -> CallPlan {
         let key = PlanKey(service: service.name, version: service.version, supplied: parameters.map(\.spec.name))
         if let cached = plans[key] { return cached }
-        let plan = CallPlan(service: service, supplied: parameters.map(\.spec))
+        let plan = CallPlan(service: service, supplied: parameters.map(\.spec), maxResultBytes: maxResultBytes)
         // Rebuilding a plan is cheap next to the call; forgetting all at once keeps this simple.
         if plans.count >= Self.planLimit { plans.removeAll(keepingCapacity: true) }
         plans[key] = plan

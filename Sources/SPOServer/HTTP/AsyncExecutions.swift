@@ -98,10 +98,10 @@ struct AsyncExecutions {
     static func ids(_ body: [UInt8]) throws(APIError) -> [String] {
         let limit = EndpointTable.executionStatusLimit
         let document: JSONValue
-        do {
-            document = try JSONValue.parse(body)
-        } catch {
-            throw .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")])
+        // The default shape limits: a list of ids needs none of what an operator may raise them for.
+        switch RequestLimits.defaults.decode(body) {
+        case .success(let decoded): document = decoded
+        case .failure(let failure): throw .invalidParameters(failure.problems)
         }
         var problems: [ParameterProblem] = []
         for member in document.members ?? [] where member.key != "ids" {

@@ -64,7 +64,7 @@ enum IdempotencyAnswers {
         guard let outcome, !outcome.attempts.isEmpty else { return false }
         guard case .failure(let error) = outcome.result else { return true }
         switch error.kind {
-        case .server: return true
+        case .server, .resultTooLarge: return true
         case .connection: return error.mayHaveRun
         // Timing out while connecting (08001) sent nothing; a statement's timeout may have run it.
         case .timeout: return error.sqlstate != "08001"

@@ -40,8 +40,12 @@ public final class RequestHandler {
         return database
     }()
 
-    /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
+    /// Largest body accepted by default (see `HTTPRequest.maxBodyBytes`); the worker's is `limits.maxBodyBytes`.
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
+    /// The bounds on bodies, their JSON and results (`RequestLimits`), set by the worker.
+    public var limits = RequestLimits.defaults {
+        didSet { executor.maxResultBytes = limits.maxResultBytes }
+    }
 
     public init(configuration: Configuration, control: ControlDatabase, executor: Executor = Executor()) {
         self.configuration = configuration
@@ -239,10 +243,9 @@ public final class RequestHandler {
                     throw APIError(
                         .unsupportedMediaType, "send the document as JSON with Content-Type: application/json")
                 }
-                do throws(JSONParseError) {
-                    document = try JSONValue.parse(body)
-                } catch {
-                    throw .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")])
+                switch limits.decode(body) {
+                case .success(let decoded): document = decoded
+                case .failure(let failure): throw .invalidParameters(failure.problems)
                 }
             }
             let writes = AdminWrites(control: control, targets: adminTargets)
@@ -270,11 +273,9 @@ public final class RequestHandler {
                     APIError(.unsupportedMediaType, "send the parameters as JSON with Content-Type: application/json"),
                     serviceName, context)
             }
-            do {
-                document = try JSONValue.parse(body)
-            } catch {
-                let problem = ParameterProblem(parameter: nil, problem: "the body is not valid JSON: \(error)")
-                return reject(.invalidParameters([problem]), serviceName, context)
+            switch limits.decode(body) {
+            case .success(let decoded): document = decoded
+            case .failure(let failure): return reject(.invalidParameters(failure.problems), serviceName, context)
             }
         }
         var name = serviceName
@@ -294,6 +295,8 @@ public final class RequestHandler {
                 return reject(.invalidParameters(problems), name, context)
             }
         }
+        let tooMany = limits.parameterCountProblems(parameters)
+        if !tooMany.isEmpty { return reject(.invalidParameters(tooMany), name, context) }
         guard let name else { return fail(APIError(.serviceNotFound, "no service named"), context) }
         // Checked before looking the service up, so a key learns nothing about services it may not call.
         guard context.principal.mayExecute(name) else {
@@ -414,19 +417,19 @@ public final class RequestHandler {
     /// and records who asked and why. Nothing is written when the request is refused.
     private func reprocess(_ id: String, body: [UInt8], _ context: RequestContext) -> HTTPResponse {
         let queries = ExecutionQueries(control: control)
-        let request: JSONValue
-        do throws(JSONParseError) {
-            request =
-                body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) ? .object([]) : try JSONValue.parse(body)
-        } catch {
-            return fail(
-                .invalidParameters([.init(parameter: nil, problem: "the body is not valid JSON: \(error)")]), context)
+        var request = JSONValue.object([])
+        if !body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) {
+            switch limits.decode(body) {
+            case .success(let decoded): request = decoded
+            case .failure(let failure): return fail(.invalidParameters(failure.problems), context)
+            }
         }
         var problems: [ParameterProblem] = []
         for member in request.members ?? [] where !["reason", "parameters", "force"].contains(member.key) {
             problems.append(.init(parameter: member.key, problem: "unknown field; use reason, parameters and force"))
         }
         if request.members == nil { problems.append(.init(parameter: nil, problem: "the body must be a JSON object")) }
+        problems += limits.parameterCountProblems(request["parameters"] ?? .object([]))
         let reason = request["reason"]?.stringValue ?? ""
         if let given = request["reason"], given.stringValue == nil || reason.count > 1000 {
             problems.append(.init(parameter: "reason", problem: "must be a string of at most 1000 characters"))

@@ -97,6 +97,8 @@ public final class Supervisor {
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
     private var metrics: PoolMetricsFile?
     private let consumers: ConsumerSlots
+    /// The site file's `client_max_body_size`, given to every worker (`NginxBodyLimit`).
+    private var bodyLimit = NginxBodyLimit.nginxDefault
 
     public init(options: Options) {
         self.options = options
@@ -151,6 +153,13 @@ public final class Supervisor {
     private func reconcile() throws {
         let text = try String(contentsOfFile: options.nginxConfigPath, encoding: .utf8)
         let block = try UpstreamBlock.parse(text, name: options.upstreamName)
+        let limit = try NginxBodyLimit.parse(text)
+        if limit != bodyLimit {
+            bodyLimit = limit
+            // Running workers hold the old limit: each finishes its request and is replaced.
+            for slot in slots.values where slot.pid > 0 && !slot.retired { kill(slot.pid, SIGTERM) }
+            Log.info("body limit from client_max_body_size", ["bytes": .number(limit)])
+        }
         let wanted = Set(block.servers)
         for (address, slot) in slots where !wanted.contains(address) {
             slot.retired = true
@@ -196,7 +205,10 @@ public final class Supervisor {
     }
 
     private func start(_ slot: Slot) {
-        var arguments = ["--journal", slot.journalPath, "--spool", slot.spoolPath, "--queue-fd", "3"]
+        var arguments = [
+            "--journal", slot.journalPath, "--spool", slot.spoolPath, "--queue-fd", "3", "--max-body-bytes",
+            String(bodyLimit),
+        ]
         if let metrics, let index = slot.metricsSlot {
             arguments += ["--metrics", metrics.path, "--metrics-slot", String(index)]
         }

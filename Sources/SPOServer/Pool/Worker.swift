@@ -27,13 +27,16 @@ public final class Worker {
     private var pending = PendingConnections()
     /// This worker's counters: its slot of the pool's metrics file, or memory of its own.
     private let metrics: WorkerMetrics
+    /// The bounds on bodies, their JSON and results.
+    private let limits: RequestLimits
 
     /// `metrics` names the pool's metrics file and this worker's slot in it.
     public init(
         controlConninfo: String, listenSockets: [Int32] = [0], journalPath: String? = nil, spoolPath: String? = nil,
-        metrics: (path: String, slot: Int)? = nil
+        metrics: (path: String, slot: Int)? = nil, limits: RequestLimits = .defaults
     ) {
         self.control = ControlDatabase(conninfo: controlConninfo)
+        self.limits = limits
         do {
             self.metrics = try metrics.map { try WorkerMetrics(path: $0.path, slot: $0.slot) } ?? WorkerMetrics()
         } catch {
@@ -127,17 +130,16 @@ public final class Worker {
             values[first], values[first + 1], values[first + 2], values[first + 3], values[first + 4]
         )
         let response: HTTPResponse
-        if let length = contentLength.flatMap(Int.init), length > RequestHandler.maxBodyBytes {
-            response = .error(
-                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
-        } else if let body = request.readBody(limit: RequestHandler.maxBodyBytes) {
+        let limit = limits.maxBodyBytes
+        if let length = contentLength.flatMap(Int.init), length > limit {
+            response = .error(APIError(.payloadTooLarge, "the body exceeds \(limit) bytes"), reference: nil)
+        } else if let body = request.readBody(limit: limit) {
             let http = HTTPRequest(
                 method: method ?? "GET", path: uri ?? scriptName ?? "/", query: query ?? "", headers: headers,
                 body: body)
             response = handler.handle(http)
         } else {
-            response = .error(
-                APIError(.payloadTooLarge, "the body exceeds \(RequestHandler.maxBodyBytes) bytes"), reference: nil)
+            response = .error(APIError(.payloadTooLarge, "the body exceeds \(limit) bytes"), reference: nil)
         }
         let bytes = response.cgiBytes()
         // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
@@ -242,6 +244,7 @@ public final class Worker {
             } else {
                 let handler = RequestHandler(configuration: configuration, control: control)
                 handler.metrics = metrics
+                handler.limits = limits
                 handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
                 handler.spool = spoolPath.flatMap(AuditSpool.init(path:))
                 if let spoolPath, handler.spool == nil {
