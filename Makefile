@@ -14,10 +14,11 @@ APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev libssl-dev
 # PostgreSQL as postgres): `make deps` creates them as system users, once.
 SYSTEM_USERS := spo spo-www
 # End-to-end tests run on Debian's Python and its packages (whatever python3 is first in PATH), in a
-# virtualenv that sees them and adds what Debian does not package (openapi-spec-validator).
+# virtualenv that sees them and adds what Debian does not package (openapi-spec-validator; schemathesis for
+# the fuzz run, Tests/e2e/test_fuzz.py, pinned so a seed replays the same cases).
 VENV := .build/venv
 PYTHON := $(VENV)/bin/python
-PIP_PACKAGES := openapi-spec-validator
+PIP_PACKAGES := openapi-spec-validator schemathesis==4.32.5 hypothesis==6.170.17
 # Swagger UI at /docs/: the packaged distribution from PyPI's swagger-ui-bundle, copied as shipped.
 SWAGGER_UI_BUNDLE := swagger-ui-bundle==1.1.0
 SWAGGER_UI_DIR ?= .build/swagger-ui

@@ -164,17 +164,26 @@ public enum ServiceDocument {
 
     public static func retryPolicy(from value: JSONValue, path: String) throws(ConfigurationError) -> RetryPolicy {
         var reader = Reader(value, path: path)
+        let name = reader.string("name") ?? ""
+        if !name.isEmpty, !ServiceDefinition.isValidName(name) {
+            reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter (at most 63)")
+        }
+        let states = reader.array("retryable_sqlstates")
         let policy = RetryPolicy(
-            name: reader.string("name") ?? "", maxAttempts: reader.int("max_attempts", default: 3, range: 1...20),
+            name: name, maxAttempts: reader.int("max_attempts", default: 3, range: 1...20),
             initialBackoffMilliseconds: reader.int("initial_backoff_ms", default: 50, range: 0...60_000),
             multiplier: reader.double("multiplier", default: 2, range: 1...10),
             maxBackoffMilliseconds: reader.int("max_backoff_ms", default: 2000, range: 0...600_000),
             jitter: reader.double("jitter", default: 0.2, range: 0...1),
-            retryableSQLStates: reader.array("retryable_sqlstates")?.compactMap(\.stringValue)
-                ?? RetryPolicy.transientSQLStates)
+            retryableSQLStates: states?.compactMap(\.stringValue) ?? RetryPolicy.transientSQLStates)
+        if let states, states.contains(where: { $0.stringValue == nil }) {
+            reader.problem("retryable_sqlstates", "must be an array of strings")
+        }
         for state in policy.retryableSQLStates {
-            if !(state.count == 2 || state.count == 5) {
-                reader.problem("retryable_sqlstates", "\(state) is neither a SQLSTATE (5 characters) nor a class (2)")
+            if !SQLStateStatusMap.isValidKey(state) {
+                reader.problem(
+                    "retryable_sqlstates",
+                    "\(state) is neither a SQLSTATE (5 characters) nor a class (2) of digits and uppercase letters")
             } else if RetryPolicy.businessClasses.contains(String(state.prefix(2))) {
                 reader.problem("retryable_sqlstates", "\(state) is a business or data error; those are never retried")
             }

@@ -26,10 +26,17 @@ public struct ConfigurationImporter {
     public func importDocument(_ document: JSONValue) throws -> Summary {
         let (connections, policies, drafts) = try Self.split(document)
         var known = try ConfigurationStore.load(from: control)
+        var problems: [(path: String, problem: String)] = []
+        // Services already stored and not in the document must keep reaching their routines.
+        let rewritten = Set(drafts.map(\.name))
+        for (index, connection) in connections.enumerated() {
+            problems += ConnectionChangeCheck.problems(
+                storing: connection, in: known, targets: targets, excluding: rewritten,
+                path: "connections[\(index)] (\(connection.name))")
+        }
         for connection in connections { known.connections[connection.name] = connection }
         for policy in policies { known.retryPolicies[policy.name] = policy }
         var services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])] = []
-        var problems: [(path: String, problem: String)] = []
         for (index, draft) in drafts.enumerated() {
             switch Result(catching: { () throws(ConfigurationError) in try resolve(draft, in: known) }) {
             case .success(let service): services.append(service)

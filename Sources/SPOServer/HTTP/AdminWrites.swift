@@ -44,7 +44,14 @@ struct AdminWrites {
                 try ServiceDocument.connection(from: document, path: "connection")
             }
             try Self.checkSecret(of: connection)
-            try write { control in try ConfigurationImporter.upsert(connection, on: control) }
+            try write { control in
+                // Services already on it must keep reaching their routines (ConnectionChangeCheck).
+                let configuration = try ConfigurationStore.load(from: control)
+                let problems = ConnectionChangeCheck.problems(
+                    storing: connection, in: configuration, targets: targets, path: "connection")
+                if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+                try ConfigurationImporter.upsert(connection, on: control)
+            }
             return (200, ServiceDocument.document(for: connection))
         case (.retryPolicies, "POST"), (.retryPolicy, "PUT"):
             let document: JSONValue
@@ -164,6 +171,12 @@ struct AdminWrites {
         case let error as ConfigurationError: invalid(error)
         case WriteConflict.missing(let name): APIError(.serviceNotFound, WriteConflict.missing(name: name).description)
         case let error as WriteConflict: APIError(.conflict, error.description)
+        case let error as PGError where error.sqlstate.hasPrefix("22") || error.sqlstate.hasPrefix("23"):
+            // A value the document's checks let through and a table's constraint did not: the
+            // client's to fix, not an outage.
+            .invalidParameters([
+                ParameterProblem(parameter: nil, problem: "refused by the control database: \(error.message)")
+            ])
         case let error as PGError: unavailable(error)
         case let error as APIError: error
         default: APIError(.internalError, "\(error)")
