@@ -10,7 +10,7 @@ import Glibc
 ///
 /// Not thread-safe: one connection belongs to one worker thread at a time.
 public final class PGConnection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private var prepared: PreparedStatementCache
     /// The deadline of statements run without one, counted from their start.
     private let statementTimeout: Duration?
@@ -35,7 +35,7 @@ public final class PGConnection {
     }
 
     /// Set when a statement could not be brought to an end; the owner should replace the connection.
-    private var abandoned = false
+    var abandoned = false
 
     /// The server process id serving this connection.
     public var backendPID: Int32 { PQbackendPID(handle) }
@@ -319,7 +319,7 @@ public final class PGConnection {
     }
 
     /// Asks the server to cancel the statement in progress (a separate connection, per libpq).
-    private func cancel() {
+    func cancel() {
         guard let token = PQgetCancel(handle) else { return }
         defer { PQfreeCancel(token) }
         var buffer = [CChar](repeating: 0, count: 256)
@@ -344,17 +344,17 @@ public final class PGConnection {
         String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private func connectionError() -> PGError {
+    func connectionError() -> PGError {
         PGError(
             kind: .connection, sqlstate: "08006",
             message: lastErrorMessage.isEmpty ? "connection lost" : lastErrorMessage)
     }
 
-    private func timeoutError() -> PGError {
+    func timeoutError() -> PGError {
         PGError(kind: .timeout, sqlstate: "57014", message: "statement cancelled: deadline exceeded")
     }
 
-    private func serverError(_ result: OpaquePointer) -> PGError {
+    func serverError(_ result: OpaquePointer) -> PGError {
         func field(_ code: UInt8) -> String? {
             guard let text = PQresultErrorField(result, Int32(code)) else { return nil }
             return String(cString: text)
@@ -376,7 +376,7 @@ public struct PGNotification: Sendable, Equatable {
 }
 
 /// Lays parameters out as C strings in one buffer and calls `body` with libpq's arguments.
-private func withCParameters<R>(
+func withCParameters<R>(
     _ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R
 ) -> R {
     if parameters.isEmpty { return body(0, nil) }

@@ -45,6 +45,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var idempotency: IdempotencyMode = .optional
     /// How long an `Idempotency-Key` is kept after its first request, in seconds.
     public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
+    /// A parallel service's members (empty for other kinds); it has no connection or routine.
+    public var members: [ParallelMember] = []
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

@@ -38,6 +38,8 @@ public enum ServiceDocument {
         public var idempotency: IdempotencyMode = .optional
         /// `idempotency_ttl_s`: how long a key is kept after its first request.
         public var idempotencyTTLSeconds = IdempotencyMode.defaultTTLSeconds
+        /// A parallel service's `members`.
+        public var members: [ParallelMember] = []
     }
 
     // MARK: - Reading
@@ -51,7 +53,7 @@ public enum ServiceDocument {
         let kindText = reader.string("kind", default: "procedure") ?? "procedure"
         let kind = ServiceDefinition.Kind(rawValue: kindText)
         if kind == nil { reader.problem("kind", "must be one of: procedure, parallel, saga") }
-        if kind == .parallel || kind == .saga { reader.problem("kind", "\(kindText) services are not available yet") }
+        if kind == .saga { reader.problem("kind", "\(kindText) services are not available yet") }
         var parameters: [ParameterSpec]? = nil
         switch value["parameters"] {
         case .string("discover"): parameters = nil
@@ -76,7 +78,8 @@ public enum ServiceDocument {
         var draft = Draft(
             name: name, description: reader.string("description", default: "") ?? "",
             enabled: reader.bool("enabled", default: true), kind: kind ?? .procedure,
-            connection: reader.string("connection") ?? "", procedure: reader.string("procedure") ?? "",
+            connection: kind == .parallel ? "" : reader.string("connection") ?? "",
+            procedure: kind == .parallel ? "" : reader.string("procedure") ?? "",
             parameters: parameters,
             timeoutMilliseconds: reader.int("timeout_ms", default: 30_000, range: 1...3_600_000),
             retryPolicy: reader.string("retry_policy", default: nil))
@@ -95,9 +98,13 @@ public enum ServiceDocument {
         }
         draft.idempotencyTTLSeconds = reader.int(
             "idempotency_ttl_s", default: IdempotencyMode.defaultTTLSeconds, range: 1...IdempotencyMode.maxTTLSeconds)
+        if kind == .parallel {
+            draft.members = reader.parallelMembers(value)
+            if parameters == nil { reader.problem("parameters", "a parallel service declares its parameters") }
+        }
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
-            "idempotent", "idempotency", "idempotency_ttl_s",
+            "idempotent", "idempotency", "idempotency_ttl_s", "members",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -198,6 +205,7 @@ public enum ServiceDocument {
     // MARK: - Writing
 
     public static func document(for service: ServiceDefinition) -> JSONValue {
+        if service.kind == .parallel { return parallelDocument(for: service) }
         var members: [JSONValue.Member] = [
             .init("name", .string(service.name)), .init("description", .string(service.description)),
             .init("kind", .string(service.kind.rawValue)), .init("connection", .string(service.connection)),
@@ -337,6 +345,25 @@ private struct Reader {
         default:
             problem(key, "must be a number")
             return nil
+        }
+    }
+
+    /// A parallel service's `members`; connection, procedure and errors belong to its members.
+    mutating func parallelMembers(_ document: JSONValue) -> [ParallelMember] {
+        for key in ["connection", "procedure", "errors"] where document[key] != nil && document[key] != .null {
+            problem(key, "a parallel service has none: its members' services do")
+        }
+        guard let items = array("members") else {
+            problem("members", "is required: an array of {name, service, parameters, required, timeout_ms}")
+            return []
+        }
+        return items.enumerated().compactMap { index, item in
+            switch ParallelMember.read(item, path: "\(path).members[\(index)]") {
+            case .success(let member): return member
+            case .failure(let error):
+                problems += error.problems
+                return nil
+            }
         }
     }
 

@@ -18,7 +18,10 @@ extension OpenAPIDocument {
             switch endpoint.id {
             case .executeService:
                 for service in services {
-                    add("/api/services/\(service.name)/execute", endpoint.method, executePath(service)["post"] ?? .null)
+                    let composite = service.kind == .parallel ? parallelSchemas(service, services) : nil
+                    add(
+                        "/api/services/\(service.name)/execute", endpoint.method,
+                        executePath(service, composite: composite)["post"] ?? .null)
                 }
             case .executeEnvelope:
                 add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)

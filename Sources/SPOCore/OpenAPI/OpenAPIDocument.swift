@@ -48,7 +48,10 @@ public enum OpenAPIDocument {
 
 extension OpenAPIDocument {
     /// `POST /api/services/{name}/execute`, spelled out for one service.
-    static func executePath(_ service: ServiceDefinition) -> JSONValue {
+    /// A parallel service passes its `composite` schemas (`parallelSchemas`).
+    static func executePath(
+        _ service: ServiceDefinition, composite: (data: JSONValue, meta: JSONValue, explanation: String)? = nil
+    ) -> JSONValue {
         let inputs = service.parameters.filter { $0.direction.isInput }
         var body: [JSONValue.Member] = [
             .init("type", .string("object")),
@@ -65,7 +68,7 @@ extension OpenAPIDocument {
             "operationId": .string("execute_\(service.name)"),
             "summary": .string(summary),
             "description": .string(
-                "\(ResultSchema.explanation(service)) Times out after \(service.timeoutMilliseconds) ms; the "
+                "\(composite?.explanation ?? ResultSchema.explanation(service)) Times out after \(service.timeoutMilliseconds) ms; the "
                     + "statement is then cancelled in the database."),
             "security": bearer,
             "parameters": .array(Idempotency.headers(service)),
@@ -77,7 +80,7 @@ extension OpenAPIDocument {
             "responses": executionResponses(
                 envelope(
                     service: .object(["type": .string("string"), "enum": .array([.string(service.name)])]),
-                    data: ResultSchema.data(service)),
+                    data: composite?.data ?? ResultSchema.data(service), meta: composite?.meta),
                 failures: service.errorStatuses.reachableStatuses),
         ])
         return .object(["post": operation])
@@ -130,8 +133,8 @@ extension OpenAPIDocument {
     ]
 
     /// The success envelope of SPEC §4 around a `data` schema.
-    static func envelope(service: JSONValue, data: JSONValue) -> JSONValue {
-        .object([
+    static func envelope(service: JSONValue, data: JSONValue, meta: JSONValue? = nil) -> JSONValue {
+        var schema: JSONValue = .object([
             "type": .string("object"),
             "required": .array(
                 ["execution_id", "service", "status", "attempts", "duration_ms", "data"].map(JSONValue.string)),
@@ -149,6 +152,15 @@ extension OpenAPIDocument {
                 "data": data,
             ]),
         ])
+        if let meta, case .object(var fields) = schema,
+            let index = fields.firstIndex(where: { $0.key == "properties" }),
+            case .object(var properties) = fields[index].value
+        {
+            properties.append(.init("meta", meta))
+            fields[index].value = .object(properties)
+            schema = .object(fields)
+        }
+        return schema
     }
 
     /// 200 with `schema`, and every error an execution can end in: `failures` are the statuses

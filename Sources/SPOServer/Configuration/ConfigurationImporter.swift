@@ -15,7 +15,7 @@ public struct ConfigurationImporter {
         public var services: [String] = []
     }
 
-    private let control: PGConnection
+    let control: PGConnection
     private let targets: TargetConnections
 
     public init(control: PGConnection, targets: TargetConnections = TargetConnections()) {
@@ -37,18 +37,20 @@ public struct ConfigurationImporter {
         for connection in connections { known.connections[connection.name] = connection }
         for policy in policies { known.retryPolicies[policy.name] = policy }
         var services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])] = []
-        for (index, draft) in drafts.enumerated() {
+        for (index, draft) in drafts.enumerated() where draft.kind != .parallel {
             switch Result(catching: { () throws(ConfigurationError) in try resolve(draft, in: known) }) {
             case .success(let service): services.append(service)
             case .failure(let error):
                 problems += error.problems.map { ("services[\(index)] (\(draft.name)).\($0.path)", $0.problem) }
             }
         }
+        let composites = drafts.enumerated().filter { $0.element.kind == .parallel }
+        problems += Self.compositeProblems(composites, resolved: services, in: known)
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
-        try write(connections, policies, services)
+        try write(connections, policies, services, composites.map(\.element))
         return Summary(
             connections: connections.map(\.name), retryPolicies: policies.map(\.name),
-            services: services.map(\.0.name))
+            services: services.map(\.0.name) + composites.map(\.element.name))
     }
 
     /// Checks a draft against the target database and settles its parameters.
@@ -115,6 +117,7 @@ public struct ConfigurationImporter {
     /// transaction, so the answer is this write, not a later one. Throws `ConfigurationError`
     /// for a bad document, `WriteConflict` when `mode` refuses, `PGError` otherwise.
     public func write(_ draft: ServiceDocument.Draft, mode: WriteMode) throws -> ServiceDefinition {
+        if draft.kind == .parallel { return try writeComposite(draft, mode: mode) }
         let resolved = try resolve(draft, in: try ConfigurationStore.load(from: control))
         try control.execute("BEGIN")
         do {
@@ -183,7 +186,8 @@ public struct ConfigurationImporter {
 
     private func write(
         _ connections: [ConnectionDefinition], _ policies: [RetryPolicy],
-        _ services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])]
+        _ services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])],
+        _ composites: [ServiceDocument.Draft] = []
     ) throws(PGError) {
         try control.execute("BEGIN")
         do throws(PGError) {
@@ -192,6 +196,7 @@ public struct ConfigurationImporter {
             for (draft, routine, parameters) in services {
                 try Self.upsert(draft, routine: routine, parameters: parameters, on: control)
             }
+            for draft in composites { try Self.upsertComposite(draft, on: control) }
             try control.execute("COMMIT")
         } catch {
             _ = try? control.execute("ROLLBACK")
@@ -277,7 +282,7 @@ public struct ConfigurationImporter {
                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, enabled = EXCLUDED.enabled,
                     kind = EXCLUDED.kind, connection = EXCLUDED.connection, timeout_ms = EXCLUDED.timeout_ms,
-                    retry_policy = EXCLUDED.retry_policy
+                    retry_policy = EXCLUDED.retry_policy, composite = NULL
                 RETURNING id)
             """ + configurationWrite, values(draft, routine, parameters))
     }
@@ -307,7 +312,7 @@ public struct ConfigurationImporter {
                 """
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
-                        timeout_ms = $6, retry_policy = $7
+                        timeout_ms = $6, retry_policy = $7, composite = NULL
                     WHERE name = $1 AND version = $20
                     RETURNING id)
                 """ + configurationWrite, values(draft, routine, parameters) + [String(version)])

@@ -64,8 +64,8 @@ public enum ConfigurationStore {
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
                    s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
                    c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
-                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s
-            FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
+                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, s.composite::text
+            FROM spo.service s LEFT JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
             let name = services.value(row, 1) ?? ""
@@ -80,6 +80,7 @@ public enum ConfigurationStore {
 
     private static func service(_ result: PGResult, row: Int) throws -> ServiceDefinition {
         let name = result.value(row, 1) ?? ""
+        if let composite = result.value(row, 20) { return try compositeService(result, row: row, composite) }
         let parametersJSON = try JSONValue.parse(result.value(row, 11) ?? "[]")
         let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
             try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")

@@ -29,6 +29,8 @@ public final class Executor {
     let connections: TargetConnections
     /// The connections' circuit breakers (`executeThroughBreaker`).
     public let breakers: BreakerBoard
+    /// More connections per target, for members of a parallel service that share one.
+    public let memberConnections = MemberConnections()
     private var plans: [PlanKey: CallPlan] = [:]
     /// Largest `data` a call may return (`RequestLimits.maxResultBytes`); the database refuses more.
     public var maxResultBytes = RequestLimits.defaults.maxResultBytes {
@@ -53,6 +55,7 @@ public final class Executor {
     public func configurationChanged() {
         plans.removeAll()
         connections.closeAll()
+        memberConnections.closeAll()
     }
 
     /// Runs the call under the service's retry policy and timeout. With a breaker `ticket`, each

@@ -66,6 +66,7 @@ struct AdminWrites {
             }
             return (method == "POST" ? 201 : 200, ServiceDocument.document(for: policy))
         case (.service(let name), "DELETE"):
+            try refuseDeletingMember(name)
             try delete("spo.service", name, what: "service")
             return (204, nil)
         case (.connection(let name), "DELETE"):

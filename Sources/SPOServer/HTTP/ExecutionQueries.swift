@@ -95,7 +95,12 @@ struct ExecutionQueries {
                     WHERE r.original_execution_id = e.id), '[]'),
                 'reprocessing_of', (SELECT row_to_json(r) FROM spo.service_reprocessing r
                     WHERE r.new_execution_id = e.id LIMIT 1),
-                'data', (SELECT j.result FROM spo.execution_job j WHERE j.execution_id = e.id))::text
+                'data', (SELECT j.result FROM spo.execution_job j WHERE j.execution_id = e.id),
+                'parent_execution_id', e.parent_execution_id, 'member', e.member_name,
+                'members', coalesce((SELECT json_agg(json_build_object('execution_id', m.id, 'member', m.member_name,
+                    'service', m.service_name, 'status', m.status, 'http_status', m.http_status,
+                    'error_code', m.error_code, 'duration_ms', m.duration_ms) ORDER BY m.started_at, m.member_name)
+                    FROM spo.service_execution m WHERE m.parent_execution_id = e.id), '[]'))::text
             FROM spo.service_execution e WHERE e.id = $1::uuid
             """
         guard let found = try optionalJSON(sql, [id]) else { throw APIError(.notFound, "no execution \(id)") }

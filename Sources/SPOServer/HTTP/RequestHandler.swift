@@ -10,7 +10,7 @@ public final class RequestHandler {
     /// The live configuration; replaced when the control tables change.
     public private(set) var configuration: Configuration
     let control: ControlDatabase
-    private let executor: Executor
+    let executor: Executor
     private let audit = AuditLog()
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
     /// Authorization headers already checked against this snapshot's keys: a client sends the same
@@ -66,7 +66,9 @@ public final class RequestHandler {
     /// The sockets of the target connections kept between requests, for the worker to watch
     /// while idle: a database that restarts closes them, and noticing it then means the next
     /// request reconnects instead of sending on a dead connection.
-    public var idleConnectionSockets: [Int32] { executor.connections.sockets + adminTargets.sockets }
+    public var idleConnectionSockets: [Int32] {
+        executor.connections.sockets + executor.memberConnections.sockets + adminTargets.sockets
+    }
 
     /// Deletes a batch of expired `Idempotency-Key`s when one is due (see `IdempotencyKeySweep`);
     /// the worker calls it between requests.
@@ -78,6 +80,7 @@ public final class RequestHandler {
     /// Reads what arrived on the kept target connections and forgets those that were closed.
     public func checkIdleConnections() {
         executor.connections.dropClosed()
+        executor.memberConnections.dropClosed()
         adminTargets.dropClosed()
     }
 
@@ -382,6 +385,9 @@ public final class RequestHandler {
         }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
         RequestScope.current?.identify(executionID: executionID, service: service.name)
+        if service.kind == .parallel {
+            return runParallel(service, bound, effective, context, executionID: executionID, reprocessOf: reprocessOf)
+        }
         // An open breaker refuses before anything is noted or sent (one look-up while closed).
         let ticket: BreakerTicket?
         do throws(CircuitOpen) {
@@ -609,7 +615,7 @@ public final class RequestHandler {
 
     /// Commits the record, or spools it when the control database cannot take it. False when
     /// neither worked: the answer must then name no execution and no error reference.
-    private func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
+    func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
         do {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
                 try audit.write(record, to: connection)
@@ -641,7 +647,7 @@ public final class RequestHandler {
 
     /// The answer when the record could be neither written nor spooled: no id a client could look
     /// up in vain. A procedure that already ran (the spool failed after the check) answers 503.
-    private func unaudited(_ error: APIError?, ran: Bool, _ context: RequestContext) -> HTTPResponse {
+    func unaudited(_ error: APIError?, ran: Bool, _ context: RequestContext) -> HTTPResponse {
         guard let error, !ran else {
             return .error(
                 APIError(

@@ -15,8 +15,8 @@ import SPOPostgres
 /// settled with its execution row in one control statement. Between jobs, at most once a second,
 /// it recovers jobs whose lease expired (`recover`).
 public final class Consumer {
-    private let control: ControlDatabase
-    private let executor = Executor()
+    let control: ControlDatabase
+    let executor = Executor()
     private var configuration: Configuration?
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
     /// This consumer's name in `locked_by`: what its supervisor expires when it dies.
@@ -163,6 +163,7 @@ public final class Consumer {
         case .success(let parameters):
             bound = parameters
         }
+        if service.kind == .parallel { return runParallel(job, service, bound, configuration) }
         let transaction = TargetTransaction(
             beforeCommit: { [control] xid, data in
                 (try? control.withConnection { (connection: PGConnection) throws(PGError) in
@@ -198,7 +199,7 @@ public final class Consumer {
 
     /// Settles the job and its execution (see `JobQueue.settle`). A settlement that cannot be
     /// written leaves the lease to expire: recovery then finds what the target committed.
-    private func settle(
+    func settle(
         _ lease: JobQueue.Lease, status: ExecutionStatus, error: APIError?, attempts: [AttemptRecord],
         duration: Double, data: String?, job: JobQueue.Job? = nil, service: ServiceDefinition? = nil
     ) {
