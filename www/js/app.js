@@ -17,6 +17,8 @@ import * as executions from './views/executions.js';
 import * as executionDetail from './views/execution-detail.js';
 import * as errors from './views/errors.js';
 import * as dashboard from './views/dashboard.js';
+import * as sagas from './views/sagas.js';
+import * as sagaDetail from './views/saga-detail.js';
 
 const routes = [
   [/^services$/, (ctx) => services.render(ctx)],
@@ -29,6 +31,8 @@ const routes = [
   [/^errors$/, (ctx) => errors.render(ctx, null)],
   [/^errors\/([^/]+)$/, (ctx, reference) => errors.render(ctx, reference)],
   [/^dashboard$/, (ctx) => dashboard.render(ctx)],
+  [/^sagas$/, (ctx) => sagas.render(ctx)],
+  [/^sagas\/([^/]+)$/, (ctx, id) => sagaDetail.render(ctx, id)],
 ];
 
 const DEFAULT_ROUTE = '#/services';

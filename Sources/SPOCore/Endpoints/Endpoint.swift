@@ -20,6 +20,7 @@ public final class Endpoint: Sendable {
         case listExecutions, getExecution, reprocessExecution
         case executionStatuses = "getExecutionStatuses"
         case getError
+        case listSagas, getSaga
         case metrics, stats
     }
 

@@ -42,6 +42,7 @@ public enum EndpointTable {
             path: "/api/retry-policies", item: "/api/retry-policies/{name}", schema: "RetryPolicy",
             parameter: "RetryPolicyName", missing: .notFound, createNote: nil)
         + audit
+        + sagas
 
     /// The endpoint `method` and `path` name, found by walking the table (the execute path, nearly
     /// every request, takes a shorter way first).

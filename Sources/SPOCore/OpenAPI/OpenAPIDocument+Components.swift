@@ -9,7 +9,8 @@ extension OpenAPIDocument {
         static func ref(_ path: String) -> JSONValue { .object(["$ref": .string("#/components/" + path)]) }
 
         static let all: JSONValue = .object([
-            "schemas": schemas, "responses": responses, "parameters": parameters, "headers": headers,
+            "schemas": .object((schemas.members ?? []) + sagaSchemas), "responses": responses, "parameters": parameters,
+            "headers": headers,
             "securitySchemes": .object([
                 "bearerAuth": .object([
                     "type": .string("http"), "scheme": .string("bearer"),
@@ -588,6 +589,7 @@ extension OpenAPIDocument {
             "RetryPolicyName": path("name", "The retry policy's name", name("The retry policy's name")),
             "ExecutionID": path("id", "The execution id", typed("string", format: "uuid")),
             "ErrorReference": path("reference", "The error's reference", typed("string", format: "uuid")),
+            "SagaID": path("id", "The saga's id (its execution id)", typed("string", format: "uuid")),
         ])
 
         /// What the `Idempotency-Key` header does, for its parameter's description.

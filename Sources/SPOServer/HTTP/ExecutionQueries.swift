@@ -13,10 +13,8 @@ struct ExecutionQueries {
         var status: String?
         var since: String?
         var until: String?
-        var limit = 50
-        /// The id of the last row of the previous page: ids are time-ordered, so a page holds the
-        /// rows older than it and pages neither skip nor repeat a row while new ones arrive.
-        var cursor: String?
+        /// Which page: its size and the id of the previous page's last row.
+        var page = KeysetPage()
 
         init(_ query: [String: String]) throws(APIError) {
             var problems: [ParameterProblem] = []
@@ -36,17 +34,7 @@ struct ExecutionQueries {
             }
             since = query["since"]
             until = query["until"]
-            if let text = query["limit"] {
-                if let number = Int(text), (1...500).contains(number) {
-                    limit = number
-                } else {
-                    problems.append(.init(parameter: "limit", problem: "must be an integer from 1 to 500"))
-                }
-            }
-            cursor = query["cursor"]
-            if let cursor, !ExecutionQueries.isUUID(cursor) {
-                problems.append(.init(parameter: "cursor", problem: "must be a next_cursor value from a previous page"))
-            }
+            page = KeysetPage(query, problems: &problems)
             let known: Set = ["service", "status", "since", "until", "limit", "cursor"]
             for name in query.keys.sorted() where !known.contains(name) {
                 problems.append(
@@ -62,20 +50,15 @@ struct ExecutionQueries {
         """
 
     func list(_ filter: Filter) throws(APIError) -> JSONValue {
-        let sql = """
-            WITH page AS (
-                SELECT \(ExecutionQueries.summaryColumns) FROM spo.service_execution
-                WHERE ($1::text IS NULL OR service_name = $1) AND ($2::text IS NULL OR status = $2)
+        let sql = KeysetPage.statement(
+            selecting: ExecutionQueries.summaryColumns, from: "spo.service_execution",
+            where: """
+                ($1::text IS NULL OR service_name = $1) AND ($2::text IS NULL OR status = $2)
                   AND ($3::timestamptz IS NULL OR started_at >= $3) AND ($4::timestamptz IS NULL OR started_at < $4)
-                  AND ($5::uuid IS NULL OR id < $5)
-                ORDER BY id DESC LIMIT $6::int + 1)
-            SELECT json_build_object(
-                'items', coalesce((SELECT json_agg(p ORDER BY p.id DESC) FROM (SELECT * FROM page ORDER BY id DESC LIMIT $6::int) p), '[]'),
-                'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $6::int
-                    THEN (SELECT id FROM (SELECT id FROM page ORDER BY id DESC LIMIT $6::int) p ORDER BY id LIMIT 1) END)::text
-            """
+                """, cursor: 5, limit: 6)
         return try json(
-            sql, [filter.service, filter.status, filter.since, filter.until, filter.cursor, String(filter.limit)])
+            sql,
+            [filter.service, filter.status, filter.since, filter.until, filter.page.cursor, String(filter.page.limit)])
     }
 
     func execution(_ id: String) throws(APIError) -> JSONValue {

@@ -161,6 +161,14 @@ public final class RequestHandler {
             return readExecution(arguments[0], query: request.query, context)
         case .executionStatuses:
             return executionStatuses(request.body, context)
+        case .listSagas:
+            return answer(context) { () throws(APIError) in
+                try SagaQueries(control: control).list(SagaQueries.Filter(QueryString.parse(request.query)))
+            }
+        case .getSaga:
+            return answer(context) { () throws(APIError) in
+                try SagaQueries(control: control).saga(arguments[0], for: context.principal)
+            }
         case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
             .getRetryPolicy, .listExecutions, .getError:
             return administer(AdminRoute(id, arguments), query: request.query, context)
@@ -596,6 +604,15 @@ public final class RequestHandler {
             return finish(service, parameters: .null, outcome: nil, error: error, context)
         }
         return fail(error, context)
+    }
+
+    /// 200 with what `read` answers, or its error.
+    private func answer(_ context: RequestContext, _ read: () throws(APIError) -> JSONValue) -> HTTPResponse {
+        do throws(APIError) {
+            return .json(200, try read(), headers: context.headers)
+        } catch {
+            return fail(error, context)
+        }
     }
 
     /// An error that belongs to no execution: only a `service_error` row.
