@@ -110,7 +110,8 @@ extension SPO {
             try applySecretPolicy()
             // A limit set wrong stops the pool here, rather than every worker at its start.
             _ = try RequestLimits.from(environment: ProcessInfo.processInfo.environment).get()
-            let connection = try PGConnection(conninfo: control.conninfo)
+            let conninfo = control.conninfo
+            let connection = try PGConnection(conninfo: conninfo)
             try Migrator().migrate(connection)
             let supervisor = Supervisor(
                 options: .init(
