@@ -62,6 +62,13 @@ import Testing
             ])
     }
 
+    @Test func aCallThatMayHaveRunStillSaysSo() {
+        var lost = PGError(kind: .connection, sqlstate: "08006", message: "server closed the connection unexpectedly")
+        lost.mayHaveRun = true
+        let error = APIError.executionFailed(lost, service: "s", timeoutMilliseconds: 1000)
+        #expect(error.details.first?["message"]?.stringValue?.contains("may have run") == true)
+    }
+
     /// libpq's text names the host, port, socket and user; a client gets none of it.
     @Test(arguments: [
         (

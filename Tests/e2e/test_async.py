@@ -23,9 +23,10 @@ TERMINAL = {"succeeded", "failed", "timeout", "rejected", "interrupted"}
 
 
 def consumers(instance) -> list[int]:
-    """The pids of the instance's queue consumers (`spo consume`)."""
-    return [p.pid for p in processes()
-            if len(p.argv) > 1 and p.argv[1] == "consume" and instance.state_dir in p.cmdline]
+    """The pids of the instance's queue consumers (`spo consume`, children of its supervisor: their
+    command line names nothing of the instance, the conninfo comes in the environment)."""
+    supervisor = instance.supervisor_pid()
+    return [p.pid for p in processes() if len(p.argv) > 1 and p.argv[1] == "consume" and p.ppid == supervisor]
 
 
 def enqueue(instance, service: str, parameters: dict, headers: dict | None = None) -> str:

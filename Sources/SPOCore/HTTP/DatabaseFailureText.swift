@@ -9,7 +9,11 @@ import SPOPostgres
 public enum DatabaseFailureText {
     /// The generic sentence for `error`, by its SQLSTATE.
     public static func forClients(_ error: PGError) -> String {
-        switch error.sqlstate {
+        // What the client must know to decide whether to send it again.
+        if error.mayHaveRun {
+            return "the connection to the database was lost after the call was sent, so it may have run"
+        }
+        return switch error.sqlstate {
         case "28P01", "28000": "the database refused the login"
         case "53300": "the database has too many connections"
         case "57P01", "57P02", "57P03": "the database is shutting down or starting up"
