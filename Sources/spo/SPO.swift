@@ -260,8 +260,8 @@ extension SPO {
                 guard let role = APIKey.Role(rawValue: role) else {
                     throw ValidationError("--role must be admin or executor")
                 }
-                if role == .executor && grants.isEmpty {
-                    throw ValidationError("an executor key needs at least one --grant SERVICE (or --grant '*')")
+                if let problem = APIKey.problem(name: name, role: role, grants: grants) {
+                    throw ValidationError(problem)
                 }
                 let connection = try PGConnection(conninfo: control.conninfo)
                 try Migrator().migrate(connection)

@@ -1,5 +1,6 @@
 """Administrative writes the fuzz run (test_fuzz.py) generated, refused when they are written rather
-than breaking later calls: each test below is one of its findings.
+than breaking later calls: its findings, and the same rule where no HTTP operation reaches (keys
+are made on the command line).
 
 - A connection that services use, rewritten with settings that do not reach their routines (the
   fuzzer gave `demo` a `password_from` naming no variable: every example service then answered
@@ -8,6 +9,8 @@ than breaking later calls: each test below is one of its findings.
 - A retry policy whose name the table's CHECK constraint refuses answered 503 DB_CONNECTION_FAILED
   (the control database "did not answer"): now 400 at its field, like a connection's.
 - `retryable_sqlstates` items that are not SQLSTATEs were stored, or dropped without a word.
+- `spo keys create` stored grants no service name can match, and sent names the table refuses to
+  it (a database error).
 """
 
 from __future__ import annotations
@@ -100,3 +103,14 @@ def test_retryable_sqlstates_that_are_not_sqlstates_are_refused_and_nothing_is_s
         assert refused.status_code == 400, (states, refused.text)
         assert "retry_policy.retryable_sqlstates" in [item["parameter"] for item in refused.json()["error"]["details"]]
         assert requests.get(_url(spo, f"/api/retry-policies/{name}"), timeout=30).status_code == 404
+
+
+def test_keys_with_nonsense_names_or_grants_are_refused_before_anything_is_stored(spo):
+    before = spo.spo("keys", "list", "--control", spo.env["SPO_CONTROL_DB"]).stdout
+    for arguments in (["--name", "with space", "--role", "admin"],
+                      ["--name", "fuzz-grant", "--role", "executor", "--grant", "Customer Get"],
+                      ["--name", "fuzz-grant", "--role", "executor", "--grant", "'; DROP TABLE spo.api_key; --"]):
+        refused = spo.spo("keys", "create", *arguments, "--control", spo.env["SPO_CONTROL_DB"], check=False)
+        assert refused.returncode != 0 and "spo_" not in refused.stdout, (arguments, refused.stdout)
+        assert "--name" in refused.stderr or "--grant" in refused.stderr, (arguments, refused.stderr)
+    assert spo.spo("keys", "list", "--control", spo.env["SPO_CONTROL_DB"]).stdout == before
