@@ -9,7 +9,7 @@ CREATE TABLE support.ticket (
 );
 INSERT INTO support.ticket (subject, priority, status, opened_at)
 SELECT 'Ticket ' || n, (ARRAY['low', 'normal', 'high', 'urgent'])[1 + n % 4],
-       (ARRAY['open', 'pending', 'closed', 'closed'])[1 + n % 4], timestamptz '2026-01-01' + n * interval '7 hours'
+       (ARRAY['open', 'pending', 'closed'])[1 + n % 3], timestamptz '2026-01-01' + n * interval '7 hours'
 FROM generate_series(1, 300) AS n;
 
 -- Tickets not closed, by priority.

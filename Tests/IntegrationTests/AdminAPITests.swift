@@ -587,7 +587,8 @@ import Testing
             keys(detail.json) == [
                 "id", "service", "status", "http_status", "error_code", "attempts", "duration_ms", "user",
                 "correlation_id", "idempotency_key", "parameters", "reprocess_of", "started_at", "finished_at",
-                "attempt_log", "errors", "reprocessed_as", "reprocessing_of", "data",
+                "attempt_log", "errors", "reprocessed_as", "reprocessing_of", "data", "parent_execution_id", "member",
+                "members",
             ])
         #expect(detail.json["id"] == .string(id))
         #expect(detail.json["service"] == .string("flaky"))
