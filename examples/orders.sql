@@ -6,7 +6,7 @@
 -- examples/flow-001-orders.json exposes each function as a service:
 --
 --   function                      service                what it does
---   orders.check_customer         order_customer_check   the customer exists and is active, or P0001
+--   orders.check_customer         order_check_customer   the customer exists and is active, or P0001
 --   orders.create_order           order_create           an order with its items; every item's stock is
 --                                                        decremented in the same transaction, and one
 --                                                        item short of stock fails the whole order

@@ -30,11 +30,11 @@ def stock(spo, *ids: int) -> list[int]:
 
 
 def test_the_customer_check_answers_the_customer_or_422(spo):
-    found = spo.execute("order_customer_check", {"p_customer_id": 1})
+    found = spo.execute("order_check_customer", {"p_customer_id": 1})
     assert found.status_code == 200, found.text
     assert found.json()["data"] == [{"customer_id": 1, "name": "ACME Corporation", "email": "ops@acme.example"}]
     for customer, reason in [(999, "does not exist"), (3, "is not active")]:
-        refused = spo.execute("order_customer_check", {"p_customer_id": customer})
+        refused = spo.execute("order_check_customer", {"p_customer_id": customer})
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "SP_EXECUTION_FAILED"
         assert reason in refused.json()["error"]["details"][0]["message"]
