@@ -297,8 +297,26 @@ extension OpenAPIDocument {
                         typed(
                             "integer", "Raised by every change of the service",
                             extra: [.init("readOnly", .bool(true))])),
-                ], required: ["name", "connection", "procedure"], closed: true,
-                description: "The service document (also the format of spo services import|export)"),
+                    .init(
+                        "members",
+                        typed(
+                            "array", "kind parallel: the services run at once (README, Composite services)",
+                            extra: [
+                                .init(
+                                    "items",
+                                    object(
+                                        [
+                                            .init("name", name("The key of the member's data in the answer")),
+                                            .init("service", name("A procedure service")),
+                                            .init("parameters", typed("object", "Member parameter → path or literal")),
+                                            .init("required", typed("boolean", extra: [.init("default", .bool(true))])),
+                                            .init("timeout_ms", integer(nil, 1...3_600_000, default: 30_000)),
+                                        ], required: ["name", "service"], closed: true))
+                            ])),
+                ], required: ["name"], closed: true,
+                description:
+                    "The service document (also the format of spo services import|export); connection and procedure "
+                    + "for kind procedure, members for kind parallel"),
             "ServiceParameter": object(
                 [
                     .init(
