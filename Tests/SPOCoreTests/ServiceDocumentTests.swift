@@ -191,8 +191,8 @@ private let fullService = """
         #expect(draft.timeoutMilliseconds == Int(value))
     }
 
-    @Test(arguments: ["parallel", "saga"])
-    func parallelAndSagaAreNotAvailable(kind: String) {
+    @Test(arguments: ["parallel"])
+    func parallelIsNotAvailable(kind: String) {
         let found = problems {
             () throws(ConfigurationError) in
             try ServiceDocument.draft(

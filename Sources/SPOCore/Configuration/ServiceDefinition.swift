@@ -45,6 +45,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var idempotency: IdempotencyMode = .optional
     /// How long an `Idempotency-Key` is kept after its first request, in seconds.
     public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
+    /// The steps of a `saga` service (nil for every other kind).
+    public var saga: SagaDefinition?
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

@@ -21,6 +21,7 @@ public final class Endpoint: Sendable {
         case executionStatuses = "getExecutionStatuses"
         case getError
         case metrics, stats
+        case compensateSaga
     }
 
     /// Who may call an endpoint.

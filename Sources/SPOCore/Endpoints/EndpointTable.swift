@@ -41,7 +41,38 @@ public enum EndpointTable {
             ids: (.listRetryPolicies, .createRetryPolicy, .getRetryPolicy, .replaceRetryPolicy, .deleteRetryPolicy),
             path: "/api/retry-policies", item: "/api/retry-policies/{name}", schema: "RetryPolicy",
             parameter: "RetryPolicyName", missing: .notFound, createNote: nil)
-        + audit
+        + audit + sagas
+
+    /// The saga endpoints this table holds (the manual retry of a saga's compensations).
+    static var sagas: [Endpoint] {
+        let document: JSONValue = .object([
+            "type": .string("object"), "required": .array(["id", "service", "state", "steps"].map(JSONValue.string)),
+            "properties": .object([
+                "id": .object(["type": .string("string"), "format": .string("uuid")]),
+                "service": .object(["type": .string("string")]),
+                "state": .object([
+                    "type": .string("string"), "enum": .array(SagaState.allCases.map { .string($0.rawValue) }),
+                ]),
+                "error": .object(["type": .string("object"), "nullable": .bool(true)]),
+                "steps": .object(["type": .string("array"), "items": .object(["type": .string("object")])]),
+            ]),
+        ])
+        return [
+            Endpoint(
+                .compensateSaga, .post, "/api/sagas/{id}/compensate", .admin,
+                summary: "Runs the compensations of a compensation_failed saga that are not done again, last step "
+                    + "first, under the saga's retry policy",
+                parameters: [
+                    .object([
+                        "name": .string("id"), "in": .string("path"), "required": .bool(true),
+                        "description": .string("The saga's id (its execution id)"),
+                        "schema": .object(["type": .string("string"), "format": .string("uuid")]),
+                    ])
+                ],
+                success: .init(status: 200, description: "The saga after the retry", schema: document),
+                errors: [.notFound, .sagaNotCompensable])
+        ]
+    }
 
     /// The endpoint `method` and `path` name, found by walking the table (the execute path, nearly
     /// every request, takes a shorter way first).

@@ -34,12 +34,14 @@ public struct APIError: Error, Sendable {
         case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
         /// The first request with this key is still running: try again later (`Retry-After`).
         case idempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
+        /// `POST /api/sagas/{id}/compensate` on a saga that is not in `compensation_failed`.
+        case sagaNotCompensable = "SAGA_NOT_COMPENSABLE"
 
         public var httpStatus: Int {
             switch self {
             case .invalidParameters, .idempotencyKeyInvalid: 400
             case .idempotencyKeyMismatch: 422
-            case .idempotencyKeyInUse: 409
+            case .idempotencyKeyInUse, .sagaNotCompensable: 409
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
             case .dbConnectionFailed, .auditUnavailable, .circuitOpen: 503

@@ -476,6 +476,7 @@ extension OpenAPIDocument {
             case .idempotencyKeyInvalid: "IdempotencyKeyInvalid"
             case .idempotencyKeyMismatch: "IdempotencyKeyMismatch"
             case .idempotencyKeyInUse: "IdempotencyKeyInUse"
+            case .sagaNotCompensable: "SagaNotCompensable"
             }
         }
 
@@ -513,6 +514,8 @@ extension OpenAPIDocument {
                 "The Idempotency-Key was used before with other parameters or another service; nothing was run"
             case .idempotencyKeyInUse:
                 "The first request with this Idempotency-Key is still running; try again after Retry-After seconds"
+            case .sagaNotCompensable:
+                "The saga is not in compensation_failed: only a saga whose compensation kept failing is retried"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"

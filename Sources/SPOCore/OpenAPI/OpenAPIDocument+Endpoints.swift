@@ -18,7 +18,8 @@ extension OpenAPIDocument {
             switch endpoint.id {
             case .executeService:
                 for service in services {
-                    add("/api/services/\(service.name)/execute", endpoint.method, executePath(service)["post"] ?? .null)
+                    let path = service.saga == nil ? executePath(service) : sagaExecutePath(service, among: services)
+                    add("/api/services/\(service.name)/execute", endpoint.method, path["post"] ?? .null)
                 }
             case .executeEnvelope:
                 add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)

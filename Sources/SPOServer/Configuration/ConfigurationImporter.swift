@@ -30,7 +30,18 @@ public struct ConfigurationImporter {
         for policy in policies { known.retryPolicies[policy.name] = policy }
         var services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])] = []
         var problems: [(path: String, problem: String)] = []
-        for (index, draft) in drafts.enumerated() {
+        // Sagas last: their steps may be services of this same document.
+        let ordered =
+            drafts.enumerated().filter { $0.element.kind != .saga }
+            + drafts.enumerated().filter {
+                $0.element.kind == .saga
+            }
+        for (index, draft) in ordered {
+            if draft.kind == .saga {
+                for (resolved, routine, parameters) in services where resolved.kind != .saga {
+                    known.services[resolved.name] = Self.stub(resolved, routine, parameters)
+                }
+            }
             switch Result(catching: { () throws(ConfigurationError) in try resolve(draft, in: known) }) {
             case .success(let service): services.append(service)
             case .failure(let error):
@@ -48,6 +59,7 @@ public struct ConfigurationImporter {
     public func resolve(_ draft: ServiceDocument.Draft, in configuration: Configuration) throws(ConfigurationError)
         -> (ServiceDocument.Draft, RoutineDescription, [ParameterSpec])
     {
+        if draft.kind == .saga { return try resolveSaga(draft, in: configuration) }
         guard let definition = configuration.connections[draft.connection] else {
             throw ConfigurationError("connection", "no connection named \(draft.connection)")
         }
@@ -101,6 +113,35 @@ public struct ConfigurationImporter {
         if problems.isEmpty { problems = CallRules.problems(configured, calling: routine) }
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         return (draft, routine, configured)
+    }
+
+    /// Checks a saga's steps against the services they name (`SagaRules`); a saga has no routine.
+    private func resolveSaga(_ draft: ServiceDocument.Draft, in configuration: Configuration)
+        throws(ConfigurationError) -> (ServiceDocument.Draft, RoutineDescription, [ParameterSpec])
+    {
+        if let policy = draft.retryPolicy, configuration.retryPolicies[policy] == nil {
+            throw ConfigurationError("retry_policy", "no retry policy named \(policy)")
+        }
+        let problems = draft.saga.map { saga in
+            SagaRules.problems(saga, path: "service") { name in configuration.services[name] }
+        }
+        if let problems, !problems.isEmpty { throw ConfigurationError(problems: problems) }
+        let parameters = draft.parameters ?? []
+        let none = RoutineDescription(
+            name: QualifiedName(schema: "", name: ""), signature: "", resultShape: .void, parameters: parameters,
+            arguments: [], volatility: .volatile)
+        return (draft, none, parameters)
+    }
+
+    /// What a saga in the same document needs to know of a service written with it.
+    private static func stub(
+        _ draft: ServiceDocument.Draft, _ routine: RoutineDescription, _ parameters: [ParameterSpec]
+    )
+        -> ServiceDefinition
+    {
+        ServiceDefinition(
+            name: draft.name, kind: draft.kind, connection: draft.connection, procedure: routine.name,
+            resultShape: routine.resultShape, parameters: parameters)
     }
 
     /// Checks one service against its target database, then writes it under `mode` in one
@@ -272,7 +313,7 @@ public struct ConfigurationImporter {
                     kind = EXCLUDED.kind, connection = EXCLUDED.connection, timeout_ms = EXCLUDED.timeout_ms,
                     retry_policy = EXCLUDED.retry_policy
                 RETURNING id)
-            """ + configurationWrite, values(draft, routine, parameters))
+            """ + configurationWrite(composite: 20), writeValues(draft, routine, parameters))
     }
 
     /// Writes a checked service under `mode`: one statement for both rows.
@@ -291,7 +332,7 @@ public struct ConfigurationImporter {
                         INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, retry_policy)
                         VALUES ($1, $2, $3, $4, $5, $6, $7)
                         RETURNING id)
-                    """ + configurationWrite, values(draft, routine, parameters))
+                    """ + configurationWrite(composite: 20), writeValues(draft, routine, parameters))
             }
         case .replace(let version):
             // Of two writers that read the same version, the second waits for the first's row lock,
@@ -303,7 +344,10 @@ public struct ConfigurationImporter {
                         timeout_ms = $6, retry_policy = $7
                     WHERE name = $1 AND version = $20
                     RETURNING id)
-                """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
+                """ + configurationWrite(composite: 21),
+                values(draft, routine, parameters) + [String(version)] + [
+                    composite(draft)
+                ])
             if written.affectedRows == 0 {
                 let current = try control.execute("SELECT version FROM spo.service WHERE name = $1", [draft.name])
                 guard current.rowCount > 0, let now = current.value(0, 0).flatMap(Int.init) else {
@@ -315,13 +359,16 @@ public struct ConfigurationImporter {
     }
 
     /// The configuration row of the service row `s` a statement wrote.
-    private static let configurationWrite = """
+    /// `composite`: the number of the parameter holding a saga's steps.
+    private static func configurationWrite(composite: Int) -> String {
+        """
 
         INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses,
             procedure_schema, procedure_name, procedure_argument_types, procedure_arguments, volatility, idempotent,
-            idempotency, idempotency_ttl_s)
-        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::int FROM s
-        ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
+            idempotency, idempotency_ttl_s, composite)
+        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::int,
+            $\(composite)::jsonb FROM s
+        ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure, composite = EXCLUDED.composite,
             result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
             error_statuses = EXCLUDED.error_statuses,
             procedure_schema = EXCLUDED.procedure_schema, procedure_name = EXCLUDED.procedure_name,
@@ -330,13 +377,21 @@ public struct ConfigurationImporter {
             idempotent = EXCLUDED.idempotent, idempotency = EXCLUDED.idempotency,
             idempotency_ttl_s = EXCLUDED.idempotency_ttl_s, updated_at = now()
         """
+    }
+
+    /// A saga's steps as its document writes them; nil for a procedure.
+    private static func composite(_ draft: ServiceDocument.Draft) -> String? {
+        draft.saga.map { $0.document.serialized() }
+    }
 
     private static func values(
         _ draft: ServiceDocument.Draft, _ routine: RoutineDescription, _ parameters: [ParameterSpec]
     ) -> [String?] {
-        [
-            draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue, draft.connection,
-            String(draft.timeoutMilliseconds), draft.retryPolicy, routine.reference,
+        let composite = draft.kind == .saga
+        return [
+            draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue,
+            composite ? nil : draft.connection, String(draft.timeoutMilliseconds), draft.retryPolicy,
+            composite ? "" : routine.reference,
             routine.resultShape.rawValue,
             JSONValue.array(parameters.map(ServiceDocument.document(for:))).serialized(),
             draft.errorStatuses.document.serialized(),
@@ -344,6 +399,13 @@ public struct ConfigurationImporter {
             JSONValue.array(routine.arguments.map(\.document)).serialized(), routine.volatility.rawValue,
             draft.idempotent ? "true" : "false", draft.idempotency.rawValue, String(draft.idempotencyTTLSeconds),
         ]
+    }
+
+    /// The values of a create or upsert: the columns, then the composite definition ($20).
+    private static func writeValues(
+        _ draft: ServiceDocument.Draft, _ routine: RoutineDescription, _ parameters: [ParameterSpec]
+    ) -> [String?] {
+        values(draft, routine, parameters) + [composite(draft)]
     }
 
     /// The whole configuration as one document, sorted by name (stable diffs in version control).

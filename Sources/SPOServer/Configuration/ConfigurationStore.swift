@@ -64,7 +64,7 @@ public enum ConfigurationStore {
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
                    s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
                    c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
-                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s
+                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, c.composite::text
             FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
@@ -83,6 +83,9 @@ public enum ConfigurationStore {
         let parametersJSON = try JSONValue.parse(result.value(row, 11) ?? "[]")
         let parameters = try (parametersJSON.arrayValue ?? []).enumerated().map { index, item in
             try ServiceDocument.parameter(from: item, path: "parameters[\(index)]")
+        }
+        if result.value(row, 4) == ServiceDefinition.Kind.saga.rawValue {
+            return try saga(result, row: row, parameters: parameters)
         }
         let errorStatuses = try SQLStateStatusMap.read(JSONValue.parse(result.value(row, 17) ?? "{}")).get()
         // Identifiers as stored, never parsed from text again.
@@ -106,6 +109,23 @@ public enum ConfigurationStore {
             volatility: volatility, idempotent: result.value(row, 16) == "t", errorStatuses: errorStatuses)
         service.idempotency = idempotency
         service.idempotencyTTLSeconds = Int(result.value(row, 19) ?? "") ?? IdempotencyMode.defaultTTLSeconds
+        return service
+    }
+
+    /// A saga service: its parameters and steps (no connection, no routine).
+    private static func saga(_ result: PGResult, row: Int, parameters: [ParameterSpec]) throws -> ServiceDefinition {
+        let name = result.value(row, 1) ?? ""
+        let steps = try JSONValue.parse(result.value(row, 20) ?? "null")
+        let saga = try SagaDefinition.read(steps, parameters: parameters, path: "service \(name)").get()
+        var service = ServiceDefinition(
+            id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
+            enabled: result.value(row, 3) == "t", kind: .saga, connection: "",
+            procedure: QualifiedName(schema: "", name: ""), resultShape: .void, parameters: parameters,
+            timeoutMilliseconds: Int(result.value(row, 6) ?? "") ?? 30_000, retryPolicy: result.value(row, 7),
+            version: Int(result.value(row, 8) ?? "") ?? 1)
+        service.idempotency = IdempotencyMode(rawValue: result.value(row, 18) ?? "") ?? .optional
+        service.idempotencyTTLSeconds = Int(result.value(row, 19) ?? "") ?? IdempotencyMode.defaultTTLSeconds
+        service.saga = saga
         return service
     }
 

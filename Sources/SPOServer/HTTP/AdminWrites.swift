@@ -57,7 +57,7 @@ struct AdminWrites {
             }
             return (method == "POST" ? 201 : 200, ServiceDocument.document(for: policy))
         case (.service(let name), "DELETE"):
-            try delete("spo.service", name, what: "service")
+            try deleteService(name)
             return (204, nil)
         case (.connection(let name), "DELETE"):
             try delete("spo.connection", name, what: "connection")
@@ -131,6 +131,33 @@ struct AdminWrites {
         } catch {
             throw Self.refusal(error)
         }
+    }
+
+    /// Deletes a service unless a composite service uses it (409 naming the composites).
+    private func deleteService(_ name: String) throws(APIError) {
+        let result: PGResult
+        do throws(PGError) {
+            result = try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try connection.execute(
+                    """
+                    WITH users AS (
+                        SELECT string_agg(s.name, ', ' ORDER BY s.name) AS names
+                        FROM spo.service s JOIN spo.service_configuration c ON c.service_id = s.id
+                        WHERE c.composite IS NOT NULL AND jsonb_path_exists(c.composite,
+                            '$[*] ? (@.service == $n || @.compensation.service == $n)', jsonb_build_object('n', $1::text))),
+                    deleted AS (DELETE FROM spo.service WHERE name = $1 AND (SELECT names FROM users) IS NULL RETURNING 1)
+                    SELECT (SELECT count(*) FROM deleted), (SELECT names FROM users)
+                    """, [name])
+            }
+        } catch {
+            throw Self.unavailable(error)
+        }
+        if let users = result.value(0, 1) {
+            throw APIError(
+                .conflict,
+                "the service \(name) is used by the composite service(s) \(users); change or delete them first")
+        }
+        if result.value(0, 0) == "0" { throw APIError(.notFound, "no service named \(name)") }
     }
 
     private func delete(_ table: String, _ name: String, what: String) throws(APIError) {

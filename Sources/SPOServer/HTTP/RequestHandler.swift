@@ -10,7 +10,7 @@ public final class RequestHandler {
     /// The live configuration; replaced when the control tables change.
     public private(set) var configuration: Configuration
     let control: ControlDatabase
-    private let executor: Executor
+    let executor: Executor
     private let audit = AuditLog()
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
     /// Authorization headers already checked against this snapshot's keys: a client sends the same
@@ -32,13 +32,17 @@ public final class RequestHandler {
     var keySweep = IdempotencyKeySweep()
     /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
     /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
-    private lazy var claims: ControlDatabase = {
+    lazy var claims: ControlDatabase = {
         let database = ControlDatabase(conninfo: control.conninfo, timeout: control.timeout)
         database.onReconnect = { connection throws(PGError) in
             try connection.execute("SET synchronous_commit = off")
         }
         return database
     }()
+
+    /// Runs this worker's sagas (`RequestHandler+Saga`).
+    lazy var sagaRunner = SagaRunner(
+        control: control, executor: executor, configuration: configuration, holder: Consumer.holderName(pid: getpid()))
 
     /// Largest body accepted (see `HTTPRequest.maxBodyBytes`).
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
@@ -154,6 +158,8 @@ public final class RequestHandler {
             return readExecution(arguments[0], query: request.query, context)
         case .executionStatuses:
             return executionStatuses(request.body, context)
+        case .compensateSaga:
+            return compensateSaga(arguments[0], context)
         case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
             .getRetryPolicy, .listExecutions, .getError:
             return administer(AdminRoute(id, arguments), query: request.query, context)
@@ -370,6 +376,7 @@ public final class RequestHandler {
                 APIError(.auditUnavailable, "the audit is unavailable (control database and local spool); not run"),
                 reference: nil, headers: context.headers)
         }
+        if service.kind == .saga { return runSaga(service, bound, context, executionID: executionID) }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
         RequestScope.current?.identify(executionID: executionID, service: service.name)
         // An open breaker refuses before anything is noted or sent (one look-up while closed).
@@ -573,7 +580,7 @@ public final class RequestHandler {
     }
 
     /// An error that belongs to no execution: only a `service_error` row.
-    private func fail(
+    func fail(
         _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
         let reference = RandomID.uuid()
