@@ -18,6 +18,10 @@ from e2e_support import REPO, fastcgi
 
 WITHIN = 1.0  # seconds: the reload requirement
 EXAMPLES = json.loads((REPO / "examples" / "services.json").read_text())
+# Every example document's services are imported too (examples/*.json, e.g. the seeds' flows).
+for _extra in sorted((REPO / "examples").glob("*.json")):
+    if _extra.name != "services.json":
+        EXAMPLES["services"] += json.loads(_extra.read_text()).get("services", [])
 ADMIN_PATHS = [
     "/api/services", "/api/services/{name}", "/api/connections", "/api/connections/{name}", "/api/retry-policies",
     "/api/retry-policies/{name}", "/api/executions", "/api/executions/{id}", "/api/executions/{id}/reprocess",

@@ -296,8 +296,16 @@ extension OpenAPIDocument {
                         typed(
                             "integer", "Raised by every change of the service",
                             extra: [.init("readOnly", .bool(true))])),
-                ], required: ["name", "connection", "procedure"], closed: true,
-                description: "The service document (also the format of spo services import|export)"),
+                    .init(
+                        "steps",
+                        typed(
+                            "array",
+                            "kind saga: the steps in order, each {name, service, parameters, compensation: {service, "
+                                + "parameters}} (compensation required on every step but the last)",
+                            extra: [.init("items", typed("object"))])),
+                ], required: ["name"], closed: true,
+                description: "The service document (also the format of spo services import|export); connection and "
+                    + "procedure are required for kind procedure, steps for kind saga"),
             "ServiceParameter": object(
                 [
                     .init(
