@@ -429,7 +429,7 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
                 == [
                     "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
                     "retry_policy", "errors", "enabled", "idempotent", "idempotency", "idempotency_ttl_s",
-                    "result_shape", "id", "version", "members",
+                    "result_shape", "id", "version", "members", "steps",
                 ])
         #expect(schema?["additionalProperties"] == .bool(false))
         let parameter = document["components"]?["schemas"]?["ServiceParameter"]

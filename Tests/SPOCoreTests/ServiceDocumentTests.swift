@@ -191,15 +191,6 @@ private let fullService = """
         #expect(draft.timeoutMilliseconds == Int(value))
     }
 
-    @Test func sagaIsNotAvailable() {
-        let found = problems {
-            () throws(ConfigurationError) in
-            try ServiceDocument.draft(
-                from: json(#"{"name": "s", "connection": "c", "procedure": "p", "kind": "saga"}"#))
-        }
-        #expect(found == ["service.kind: saga services are not available yet"])
-    }
-
     @Test func aParallelServiceHasMembersAndNoConnection() throws {
         let draft = try ServiceDocument.draft(
             from: json(

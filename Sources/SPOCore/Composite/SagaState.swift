@@ -1,12 +1,16 @@
-/// Where a saga stands, as `spo.saga.state` records it (migration 12). The terminal states are
-/// `completed`, `compensated` and `compensation_failed` (which waits for a human: a manual retry
-/// of the compensations); `failed` is a step that failed with nothing to compensate.
+/// Where a saga stands (`spo.saga.state`, the states of seed 003).
 public enum SagaState: String, Sendable, CaseIterable {
     case started
+    /// `last_step` finished; the next one has not.
     case stepDone = "step_done"
     case completed
+    /// A step failed and nothing before it needed undoing.
     case failed
     case compensating
     case compensated
+    /// A compensation kept failing under the retry policy: it needs a human (and the manual retry).
     case compensationFailed = "compensation_failed"
+
+    /// Still moving: a process runs it, or recovery will.
+    public var isInFlight: Bool { self == .started || self == .stepDone || self == .compensating }
 }

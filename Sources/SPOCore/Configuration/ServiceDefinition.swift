@@ -47,6 +47,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
     /// A parallel service's members (empty for other kinds); it has no connection or routine.
     public var members: [ParallelMember] = []
+    /// The steps of a `saga` service (nil for every other kind).
+    public var saga: SagaDefinition?
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

@@ -40,6 +40,8 @@ public enum ServiceDocument {
         public var idempotencyTTLSeconds = IdempotencyMode.defaultTTLSeconds
         /// A parallel service's `members`.
         public var members: [ParallelMember] = []
+        /// The steps of a `saga` service (nil for every other kind).
+        public var saga: SagaDefinition?
     }
 
     // MARK: - Reading
@@ -53,7 +55,7 @@ public enum ServiceDocument {
         let kindText = reader.string("kind", default: "procedure") ?? "procedure"
         let kind = ServiceDefinition.Kind(rawValue: kindText)
         if kind == nil { reader.problem("kind", "must be one of: procedure, parallel, saga") }
-        if kind == .saga { reader.problem("kind", "\(kindText) services are not available yet") }
+        if kind == .saga { return try sagaDraft(from: value, path: path) }
         var parameters: [ParameterSpec]? = nil
         switch value["parameters"] {
         case .string("discover"): parameters = nil
@@ -108,6 +110,56 @@ public enum ServiceDocument {
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
+        ])
+        return draft
+    }
+
+    /// A `kind: "saga"` document: parameters and steps, no connection or procedure.
+    static func sagaDraft(from value: JSONValue, path: String) throws(ConfigurationError) -> Draft {
+        var reader = Reader(value, path: path)
+        let name = reader.string("name") ?? ""
+        if !name.isEmpty, !ServiceDefinition.isValidName(name) {
+            reader.problem("name", "must be lowercase letters, digits, _ or -, starting with a letter (at most 63)")
+        }
+        for key in ["connection", "procedure"] where value[key] != nil && value[key] != .null {
+            reader.problem(key, "a saga has none: its steps name the services that run")
+        }
+        var parameters: [ParameterSpec] = []
+        switch value["parameters"] {
+        case .array(let items):
+            parameters = items.enumerated().compactMap { index, item in
+                reader.nested { () throws(ConfigurationError) in
+                    try parameter(from: item, path: "\(path).parameters[\(index)]")
+                }
+            }
+        case nil: break
+        default: reader.problem("parameters", "must be an array of parameters (a saga has no routine to discover)")
+        }
+        var seen: Set<String> = []
+        for parameter in parameters where !seen.insert(parameter.name).inserted {
+            reader.problem("parameters", "\(parameter.name) is listed more than once")
+        }
+        var draft = Draft(
+            name: name, description: reader.string("description", default: "") ?? "",
+            enabled: reader.bool("enabled", default: true), kind: .saga, connection: "", procedure: "",
+            parameters: parameters,
+            timeoutMilliseconds: reader.int("timeout_ms", default: 30_000, range: 1...3_600_000),
+            retryPolicy: reader.string("retry_policy", default: nil))
+        let modeText = reader.string("idempotency", default: IdempotencyMode.optional.rawValue) ?? ""
+        if let mode = IdempotencyMode(rawValue: modeText) {
+            draft.idempotency = mode
+        } else {
+            reader.problem("idempotency", "must be optional or required")
+        }
+        draft.idempotencyTTLSeconds = reader.int(
+            "idempotency_ttl_s", default: IdempotencyMode.defaultTTLSeconds, range: 1...IdempotencyMode.maxTTLSeconds)
+        switch SagaDefinition.read(value["steps"], parameters: parameters, path: path) {
+        case .success(let saga): draft.saga = saga
+        case .failure(let error): reader.problems += error.problems
+        }
+        try reader.finish(allowed: [
+            "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms",
+            "retry_policy", "idempotency", "idempotency_ttl_s", "steps", "id", "version",
         ])
         return draft
     }
@@ -206,6 +258,17 @@ public enum ServiceDocument {
 
     public static func document(for service: ServiceDefinition) -> JSONValue {
         if service.kind == .parallel { return parallelDocument(for: service) }
+        if let saga = service.saga {
+            return .object([
+                .init("name", .string(service.name)), .init("description", .string(service.description)),
+                .init("kind", .string(service.kind.rawValue)),
+                .init("parameters", .array(service.parameters.map(document(for:)))),
+                .init("timeout_ms", .number(service.timeoutMilliseconds)),
+                .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
+                .init("enabled", .bool(service.enabled)), .init("idempotency", .string(service.idempotency.rawValue)),
+                .init("idempotency_ttl_s", .number(service.idempotencyTTLSeconds)), .init("steps", saga.document),
+            ])
+        }
         var members: [JSONValue.Member] = [
             .init("name", .string(service.name)), .init("description", .string(service.description)),
             .init("kind", .string(service.kind.rawValue)), .init("connection", .string(service.connection)),

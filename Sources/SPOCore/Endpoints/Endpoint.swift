@@ -22,6 +22,7 @@ public final class Endpoint: Sendable {
         case getError
         case listSagas, getSaga
         case metrics, stats
+        case compensateSaga
     }
 
     /// Who may call an endpoint.

@@ -5,8 +5,8 @@ extension EndpointTable {
     public static let pageSizes = 1...500
     public static let defaultPageSize = 50
 
-    /// The saga log, read-only: a page of sagas for administration, one saga with its timeline
-    /// for administration and for the key that started it.
+    /// The saga log: a page of sagas for administration, one saga with its timeline for
+    /// administration and for the key that started it, and the manual retry of its compensations.
     static var sagas: [Endpoint] {
         func query(_ name: String, _ description: String, _ schema: JSONValue) -> JSONValue {
             .object([
@@ -41,6 +41,13 @@ extension EndpointTable {
                 parameters: [ref("parameters/SagaID")],
                 success: .init(status: 200, description: "Found", schema: ref("schemas/Saga")),
                 errors: [.notFound, .dbConnectionFailed]),
+            Endpoint(
+                .compensateSaga, .post, "/api/sagas/{id}/compensate", .admin,
+                summary: "Runs the compensations of a compensation_failed saga that are not done again, last step "
+                    + "first, under the saga's retry policy",
+                parameters: [ref("parameters/SagaID")],
+                success: .init(status: 200, description: "The saga after the retry", schema: ref("schemas/Saga")),
+                errors: [.notFound, .sagaNotCompensable, .dbConnectionFailed]),
         ]
     }
 

@@ -37,12 +37,14 @@ public struct APIError: Error, Sendable {
         /// The call ran, but its result is larger than the server's limit (`SPO_MAX_RESULT_BYTES`):
         /// the database kept it, nothing of it was sent.
         case resultTooLarge = "RESULT_TOO_LARGE"
+        /// `POST /api/sagas/{id}/compensate` on a saga that is not in `compensation_failed`.
+        case sagaNotCompensable = "SAGA_NOT_COMPENSABLE"
 
         public var httpStatus: Int {
             switch self {
             case .invalidParameters, .idempotencyKeyInvalid: 400
             case .idempotencyKeyMismatch: 422
-            case .idempotencyKeyInUse: 409
+            case .idempotencyKeyInUse, .sagaNotCompensable: 409
             case .serviceNotFound, .notFound: 404
             case .spExecutionFailed: 502
             case .dbConnectionFailed, .auditUnavailable, .circuitOpen: 503

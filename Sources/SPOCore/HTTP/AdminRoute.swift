@@ -34,7 +34,7 @@ public enum AdminRoute: Equatable, Sendable {
         case .getError: self = .error(argument)
         case .servicesHealth: self = .healthOfServices
         case .executeService, .executeEnvelope, .health, .openAPIDocument, .reprocessExecution, .metrics, .stats,
-            .resetBreaker, .executionStatuses, .listSagas, .getSaga:
+            .resetBreaker, .executionStatuses, .listSagas, .getSaga, .compensateSaga:
             preconditionFailure("\(id) is not an administration resource")
         }
     }

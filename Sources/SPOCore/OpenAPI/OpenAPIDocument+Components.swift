@@ -313,10 +313,17 @@ extension OpenAPIDocument {
                                             .init("timeout_ms", integer(nil, 1...3_600_000, default: 30_000)),
                                         ], required: ["name", "service"], closed: true))
                             ])),
+                    .init(
+                        "steps",
+                        typed(
+                            "array",
+                            "kind saga: the steps in order, each {name, service, parameters, compensation: {service, "
+                                + "parameters}} (compensation required on every step but the last)",
+                            extra: [.init("items", typed("object"))])),
                 ], required: ["name"], closed: true,
                 description:
                     "The service document (also the format of spo services import|export); connection and procedure "
-                    + "for kind procedure, members for kind parallel"),
+                    + "for kind procedure, members for kind parallel, steps for kind saga"),
             "ServiceParameter": object(
                 [
                     .init(
@@ -504,6 +511,7 @@ extension OpenAPIDocument {
             case .idempotencyKeyMismatch: "IdempotencyKeyMismatch"
             case .idempotencyKeyInUse: "IdempotencyKeyInUse"
             case .resultTooLarge: "ResultTooLarge"
+            case .sagaNotCompensable: "SagaNotCompensable"
             }
         }
 
@@ -547,6 +555,8 @@ extension OpenAPIDocument {
             case .resultTooLarge:
                 "The procedure ran, but its result is larger than the server's limit (SPO_MAX_RESULT_BYTES); "
                     + "nothing of it was sent"
+            case .sagaNotCompensable:
+                "The saga is not in compensation_failed: only a saga whose compensation kept failing is retried"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"

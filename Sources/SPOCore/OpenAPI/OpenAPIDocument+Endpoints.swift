@@ -19,9 +19,10 @@ extension OpenAPIDocument {
             case .executeService:
                 for service in services {
                     let composite = service.kind == .parallel ? parallelSchemas(service, services) : nil
-                    add(
-                        "/api/services/\(service.name)/execute", endpoint.method,
-                        executePath(service, composite: composite)["post"] ?? .null)
+                    let path =
+                        service.saga == nil
+                        ? executePath(service, composite: composite) : sagaExecutePath(service, among: services)
+                    add("/api/services/\(service.name)/execute", endpoint.method, path["post"] ?? .null)
                 }
             case .executeEnvelope:
                 add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)

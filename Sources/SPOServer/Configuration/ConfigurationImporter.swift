@@ -37,14 +37,14 @@ public struct ConfigurationImporter {
         for connection in connections { known.connections[connection.name] = connection }
         for policy in policies { known.retryPolicies[policy.name] = policy }
         var services: [(ServiceDocument.Draft, RoutineDescription, [ParameterSpec])] = []
-        for (index, draft) in drafts.enumerated() where draft.kind != .parallel {
+        for (index, draft) in drafts.enumerated() where draft.kind == .procedure {
             switch Result(catching: { () throws(ConfigurationError) in try resolve(draft, in: known) }) {
             case .success(let service): services.append(service)
             case .failure(let error):
                 problems += error.problems.map { ("services[\(index)] (\(draft.name)).\($0.path)", $0.problem) }
             }
         }
-        let composites = drafts.enumerated().filter { $0.element.kind == .parallel }
+        let composites = drafts.enumerated().filter { $0.element.kind != .procedure }
         problems += Self.compositeProblems(composites, resolved: services, in: known)
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         try write(connections, policies, services, composites.map(\.element))
@@ -117,7 +117,7 @@ public struct ConfigurationImporter {
     /// transaction, so the answer is this write, not a later one. Throws `ConfigurationError`
     /// for a bad document, `WriteConflict` when `mode` refuses, `PGError` otherwise.
     public func write(_ draft: ServiceDocument.Draft, mode: WriteMode) throws -> ServiceDefinition {
-        if draft.kind == .parallel { return try writeComposite(draft, mode: mode) }
+        if draft.kind != .procedure { return try writeComposite(draft, mode: mode) }
         let resolved = try resolve(draft, in: try ConfigurationStore.load(from: control))
         try control.execute("BEGIN")
         do {

@@ -32,13 +32,17 @@ public final class RequestHandler {
     var keySweep = IdempotencyKeySweep()
     /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
     /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
-    private lazy var claims: ControlDatabase = {
+    lazy var claims: ControlDatabase = {
         let database = ControlDatabase(conninfo: control.conninfo, timeout: control.timeout)
         database.onReconnect = { connection throws(PGError) in
             try connection.execute("SET synchronous_commit = off")
         }
         return database
     }()
+
+    /// Runs this worker's sagas (`RequestHandler+Saga`).
+    lazy var sagaRunner = SagaRunner(
+        control: control, executor: executor, configuration: configuration, holder: Consumer.holderName(pid: getpid()))
 
     /// Largest body accepted by default (see `HTTPRequest.maxBodyBytes`); the worker's is `limits.maxBodyBytes`.
     public static let maxBodyBytes = HTTPRequest.maxBodyBytes
@@ -169,6 +173,8 @@ public final class RequestHandler {
             return answer(context) { () throws(APIError) in
                 try SagaQueries(control: control).saga(arguments[0], for: context.principal)
             }
+        case .compensateSaga:
+            return compensateSaga(arguments[0], context)
         case .servicesHealth, .listServices, .getService, .listConnections, .getConnection, .listRetryPolicies,
             .getRetryPolicy, .listExecutions, .getError:
             return administer(AdminRoute(id, arguments), query: request.query, context)
@@ -391,6 +397,7 @@ public final class RequestHandler {
                 APIError(.auditUnavailable, "the audit is unavailable (control database and local spool); not run"),
                 reference: nil, headers: context.headers)
         }
+        if service.kind == .saga { return runSaga(service, bound, context, executionID: executionID) }
         let effective = JSONValue.object(bound.map { JSONValue.Member($0.spec.name, $0.value) })
         RequestScope.current?.identify(executionID: executionID, service: service.name)
         if service.kind == .parallel {
@@ -616,7 +623,7 @@ public final class RequestHandler {
     }
 
     /// An error that belongs to no execution: only a `service_error` row.
-    private func fail(
+    func fail(
         _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
         let reference = RandomID.uuid()

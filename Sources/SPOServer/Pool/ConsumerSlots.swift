@@ -77,6 +77,7 @@ final class ConsumerSlots {
 
     private func expireLeases(of pid: pid_t) {
         let holder = Consumer.holderName(pid: pid)
+        SagaRecovery.expireLeases(ofProcess: pid, controlConninfo: controlConninfo)
         do throws(PGError) {
             let connection = try ControlDatabase.connect(controlConninfo)
             let count = try JobQueue.expireLeases(of: holder, on: connection)

@@ -249,6 +249,7 @@ public final class Supervisor {
             slot.pid = 0
             if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
             recoverLeftovers(slot)
+            SagaRecovery.expireLeases(ofProcess: pid, controlConninfo: options.controlConninfo)
             if slot.retired {
                 retire(address)
                 continue

@@ -17,6 +17,9 @@ import SPOPostgres
 public final class Consumer {
     let control: ControlDatabase
     let executor = Executor()
+    /// Runs the sagas queued with `Prefer: respond-async` and those recovery takes over.
+    private lazy var sagas = SagaRunner(
+        control: control, executor: executor, configuration: configuration ?? Configuration(), holder: name)
     private var configuration: Configuration?
     private var validators: [String: (version: Int, validator: ParameterValidator)] = [:]
     /// This consumer's name in `locked_by`: what its supervisor expires when it dies.
@@ -76,6 +79,10 @@ public final class Consumer {
             if ContinuousClock.now >= nextRecovery {
                 nextRecovery = .now + .seconds(1)
                 worked = recover() > 0
+                if let configuration {
+                    sagas.configuration = configuration
+                    worked = SagaRecovery.sweep(sagas) > 0 || worked
+                }
             }
             guard let job = try JobQueue.claim(by: name, on: connection) else { return worked }
             run(job)
@@ -99,7 +106,9 @@ public final class Consumer {
     /// the supervisor every second meanwhile (no database work while waiting).
     private func waitForWork() {
         guard let connection = try? control.open() else { return }
-        let due = (try? JobQueue.secondsUntilDue(on: connection)).flatMap { $0 }
+        let jobDue = (try? JobQueue.secondsUntilDue(on: connection)).flatMap { $0 }
+        let sagaDue = (try? SagaLog.secondsUntilLeaseExpiry(on: connection)).flatMap { $0 }
+        let due = [jobDue, sagaDue].compactMap { $0 }.min()
         let wait =
             due.map { min(Duration.milliseconds(Int(max($0, 0) * 1000) + 5), Self.safetyWait) } ?? Self.safetyWait
         let until = ContinuousClock.now + wait
@@ -154,6 +163,7 @@ public final class Consumer {
             let error = APIError(.serviceNotFound, "service \(lease.serviceName) is gone or disabled")
             return settle(lease, status: .failed, error: error, attempts: [], duration: 0, data: nil, job: job)
         }
+        if service.kind == .saga { return runSaga(job, service, configuration) }
         let bound: [BoundParameter]
         switch validator(for: service).validate(job.parameters) {
         case .failure(let failure):
@@ -195,6 +205,21 @@ public final class Consumer {
         settle(
             lease, status: ExecutionStatus(answering: error), error: error, attempts: outcome.attempts,
             duration: outcome.durationMilliseconds, data: try? outcome.result.get(), job: job, service: service)
+    }
+
+    /// Runs a queued saga: its start hands the job over to the saga log (the job is done, the saga
+    /// in flight), which settles the execution when the saga ends.
+    private func runSaga(_ job: JobQueue.Job, _ service: ServiceDefinition, _ configuration: Configuration) {
+        sagas.configuration = configuration
+        let outcome = sagas.start(
+            job.lease.executionID, service: service, input: job.parameters,
+            caller: .init(user: job.user, correlationID: job.correlationID ?? "", ownerKey: nil, idempotencyKey: nil))
+        Log.debug(
+            "queued saga ran",
+            [
+                "execution_id": .string(job.lease.executionID),
+                "state": outcome.map { .string($0.state.rawValue) } ?? .null,
+            ])
     }
 
     /// Settles the job and its execution (see `JobQueue.settle`). A settlement that cannot be
@@ -325,24 +350,10 @@ public final class Consumer {
             lease, status: .interrupted, error: APIError(.internalError, message), attempts: [], duration: 0, data: nil)
     }
 
-    /// What the target says of a recorded transaction.
-    enum TransactionStatus { case committed, aborted, pending, unknown }
-
-    private func transactionStatus(_ xid: String, service: ServiceDefinition?) -> TransactionStatus {
-        guard let service, let definition = configuration?.connections[service.connection] else { return .unknown }
-        do throws(PGError) {
-            let connection = try executor.connections.connection(for: definition, deadline: .now + control.timeout)
-            let result = try connection.execute(
-                "SELECT pg_catalog.pg_xact_status($1::pg_catalog.xid8)", [xid], deadline: .now + control.timeout)
-            switch result.value(0, 0) {
-            case "committed"?: return .committed
-            case "aborted"?: return .aborted
-            case "in progress"?: return .pending
-            default: return .unknown  // too old for the commit log
-            }
-        } catch {
-            executor.connections.discard(service.connection)
-            return .pending  // the target is unreachable now: ask again later
-        }
+    private func transactionStatus(_ xid: String, service: ServiceDefinition?) -> TargetTransactionStatus {
+        guard let service else { return .unknown }
+        return TargetTransactionStatus.of(
+            xid, connectionName: service.connection, configuration: configuration, connections: executor.connections,
+            timeout: control.timeout)
     }
 }

@@ -3,11 +3,11 @@ import SPOJSON
 import SPOPostgres
 
 extension ConfigurationImporter {
-    /// Checks a parallel service against the stored configuration, then writes it under `mode`
-    /// and reads it back in the same transaction (like a procedure service's write).
+    /// Checks a composite service (parallel, saga) against the stored configuration, then writes
+    /// it under `mode` and reads it back in the same transaction (like a procedure service's write).
     func writeComposite(_ draft: ServiceDocument.Draft, mode: WriteMode) throws -> ServiceDefinition {
         let known = try ConfigurationStore.load(from: control)
-        let problems = ParallelRules.problems(members: draft.members, input: draft.parameters ?? [], in: known)
+        let problems = Self.rules(draft, in: known)
         if !problems.isEmpty { throw ConfigurationError(problems: problems) }
         try control.execute("BEGIN")
         do {
@@ -23,7 +23,22 @@ extension ConfigurationImporter {
         }
     }
 
-    /// The problems of the parallel services of one imported document, checked against the
+    /// A composite's write-time problems against `configuration`: its members' or steps' services
+    /// (`ParallelRules`, `SagaRules`) and a saga's retry policy.
+    static func rules(_ draft: ServiceDocument.Draft, in configuration: Configuration) -> [(
+        path: String, problem: String
+    )] {
+        guard let saga = draft.saga else {
+            return ParallelRules.problems(members: draft.members, input: draft.parameters ?? [], in: configuration)
+        }
+        var problems = SagaRules.problems(saga) { configuration.services[$0] }
+        if let policy = draft.retryPolicy, configuration.retryPolicies[policy] == nil {
+            problems.insert(("service.retry_policy", "no retry policy named \(policy)"), at: 0)
+        }
+        return problems
+    }
+
+    /// The problems of the composite services of one imported document, checked against the
     /// stored configuration with the document's own services (`resolved`) in it.
     static func compositeProblems(
         _ composites: [(offset: Int, element: ServiceDocument.Draft)],
@@ -41,13 +56,13 @@ extension ConfigurationImporter {
                 resultShape: .scalar, parameters: draft.parameters ?? [])
         }
         return composites.flatMap { index, draft in
-            ParallelRules.problems(members: draft.members, input: draft.parameters ?? [], in: configuration).map {
+            rules(draft, in: configuration).map {
                 ("services[\(index)] (\(draft.name)).\($0.path)", $0.problem)
             }
         }
     }
 
-    /// Writes a checked parallel service under `mode` (a service row with its `composite`
+    /// Writes a checked composite service under `mode` (a service row with its `composite`
     /// document; no configuration row, which a former procedure service's is deleted with).
     static func writeComposite(_ draft: ServiceDocument.Draft, mode: WriteMode, on control: PGConnection) throws {
         let values = compositeValues(draft)
@@ -58,8 +73,9 @@ extension ConfigurationImporter {
             let inserted = Result { () throws(PGError) in
                 try control.execute(
                     """
-                    INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, composite)
-                    VALUES ($1, $2, $3, $4, NULL, $5, $6::jsonb)
+                    INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, composite,
+                        retry_policy)
+                    VALUES ($1, $2, $3, $4, NULL, $5, $6::jsonb, $7)
                     """, values)
             }
             if case .failure(let error) = inserted {
@@ -71,8 +87,8 @@ extension ConfigurationImporter {
                 """
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = NULL,
-                        timeout_ms = $5, retry_policy = NULL, composite = $6::jsonb
-                    WHERE name = $1 AND version = $7
+                        timeout_ms = $5, retry_policy = $7, composite = $6::jsonb
+                    WHERE name = $1 AND version = $8
                     RETURNING id)
                 """ + dropConfiguration, values + [String(version)])
             if written.rowCount == 0 {
@@ -85,17 +101,18 @@ extension ConfigurationImporter {
         }
     }
 
-    /// Inserts or replaces a checked parallel service (the import's last-write-wins).
+    /// Inserts or replaces a checked composite service (the import's last-write-wins).
     static func upsertComposite(_ draft: ServiceDocument.Draft, on control: PGConnection) throws(PGError) {
         let values = compositeValues(draft)
         try control.execute(
             """
             WITH s AS (
-                INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, composite)
-                VALUES ($1, $2, $3, $4, NULL, $5, $6::jsonb)
+                INSERT INTO spo.service (name, description, enabled, kind, connection, timeout_ms, composite,
+                    retry_policy)
+                VALUES ($1, $2, $3, $4, NULL, $5, $6::jsonb, $7)
                 ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, enabled = EXCLUDED.enabled,
                     kind = EXCLUDED.kind, connection = NULL, timeout_ms = EXCLUDED.timeout_ms,
-                    retry_policy = NULL, composite = EXCLUDED.composite
+                    retry_policy = EXCLUDED.retry_policy, composite = EXCLUDED.composite
                 RETURNING id)
             """ + dropConfiguration, values)
     }
@@ -104,6 +121,8 @@ extension ConfigurationImporter {
         [
             draft.name, draft.description, draft.enabled ? "true" : "false", draft.kind.rawValue,
             String(draft.timeoutMilliseconds), ConfigurationStore.compositeDocument(draft).serialized(),
+            // Only a saga retries (its compensations); a parallel service's members have their own.
+            draft.saga == nil ? nil : draft.retryPolicy,
         ]
     }
 
