@@ -13,6 +13,6 @@ FROM generate_series(1, 400) AS n;
 -- Customers who signed up since a day, by country.
 CREATE FUNCTION customers.signups(p_since date)
 RETURNS TABLE (country text, customers bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT country, count(*) FROM customers.customer WHERE signed_up >= p_since GROUP BY country ORDER BY country
 $$;

@@ -15,7 +15,7 @@ FROM generate_series(1, 300) AS n;
 -- Tickets not closed, by priority.
 CREATE FUNCTION support.open_tickets()
 RETURNS TABLE (priority text, tickets bigint, oldest timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT priority, count(*), min(opened_at) FROM support.ticket WHERE status <> 'closed'
     GROUP BY priority ORDER BY array_position(ARRAY['urgent', 'high', 'normal', 'low'], priority)
 $$;

@@ -78,7 +78,7 @@ INSERT INTO enrolment.course_group (code, term_code, course, capacity) VALUES
 -- must exist, the term be open, the group belong to it and have a seat left; P0001 (422) otherwise.
 CREATE FUNCTION enrolment.enrol(p_student text, p_term text, p_group text)
 RETURNS TABLE (enrolment_id bigint, student_id text, group_code text, status text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     new_id bigint;
 BEGIN
@@ -108,7 +108,7 @@ END $$;
 -- enrolment changes nothing and answers the same row.
 CREATE FUNCTION enrolment.cancel_enrolment(p_enrolment_id bigint)
 RETURNS TABLE (enrolment_id bigint, student_id text, group_code text, status text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     seat text;
 BEGIN
@@ -128,7 +128,7 @@ END $$;
 CREATE FUNCTION enrolment.record_registration(
     p_student text, p_term text, p_first_enrolment bigint, p_second_enrolment bigint)
 RETURNS TABLE (registration_id bigint, student_id text, term_code text, enrolment_ids bigint[])
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     new_id bigint;
 BEGIN
@@ -146,7 +146,7 @@ END $$;
 -- A student's active enrolments in a term, in group order.
 CREATE FUNCTION enrolment.student_enrolments(p_student text, p_term text)
 RETURNS TABLE (enrolment_id bigint, group_code text, course text, created_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT e.id, e.group_code, g.course, e.created_at
     FROM enrolment.enrolment e JOIN enrolment.course_group g ON g.code = e.group_code
     WHERE e.student_id = p_student AND g.term_code = p_term AND e.status = 'active'

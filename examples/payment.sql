@@ -2,7 +2,9 @@
 -- the payments service. The saga's second step charges the campaign's budget; its compensation
 -- reverts the payment. A row in payment.provider_outage makes reverting fail, as a payment
 -- provider that is down would: the saga then ends compensation_failed until someone retries it.
--- Loaded once by the dev instance (`spo dev`) into a database of the same name.
+-- Loaded once by the dev instance (`spo dev`) into a database of the same name. Its routines are
+-- SECURITY DEFINER with search_path pinned (every name qualified): the connection's role may only
+-- EXECUTE them (README, Least privilege).
 
 SET client_min_messages = warning;
 
@@ -29,7 +31,7 @@ CREATE TABLE payment.provider_outage (since timestamptz NOT NULL DEFAULT now());
 -- Charges a campaign's budget.
 CREATE FUNCTION payment.charge_payment(p_campaign_id int, p_affiliate text, p_amount numeric, p_currency text,
     p_reference text)
-RETURNS TABLE (payment_id int, status text) LANGUAGE sql AS $$
+RETURNS TABLE (payment_id int, status text) LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO payment.payment (campaign_id, affiliate, amount, currency, reference)
     VALUES (p_campaign_id, p_affiliate, p_amount, p_currency, p_reference)
     RETURNING id, status
@@ -37,7 +39,7 @@ $$;
 
 -- Reverts a payment; idempotent. Fails while the provider is down.
 CREATE FUNCTION payment.revert_payment(p_payment_id int)
-RETURNS TABLE (payment_id int, status text) LANGUAGE plpgsql AS $$
+RETURNS TABLE (payment_id int, status text) LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM payment.provider_outage) THEN
         RAISE EXCEPTION 'the payment provider is unavailable; payment % not reverted', p_payment_id

@@ -107,12 +107,12 @@ def test_retry_compensation_is_offered_only_when_it_failed_and_shows_a_refusal(s
                                {"name": "charge", "state": "failed"}])
     page.go(f"/sagas/{stuck}")
     page.visible("#saga-retry")
-    # Someone else settled it meanwhile: the retry is refused (409 SAGA_NOT_COMPENSABLE with the
-    # engine; 404 while the endpoint does not exist) and the page shows the API's error.
+    # Someone else settled it meanwhile: the retry is refused (409 SAGA_NOT_COMPENSABLE) and the
+    # page shows the API's error.
     spo.psql(f"UPDATE spo.saga SET state = 'compensated' WHERE id = '{stuck}'")
     page.click("#saga-retry")
     text = page.wait_alert("Retrying the compensation failed")
-    assert "HTTP 404" in text or "HTTP 409" in text, text
+    assert "HTTP 409" in text, text
     assert page.find_all("[data-testid='alert-reference']"), text
     assert page.find("#saga-retry").is_enabled()
 

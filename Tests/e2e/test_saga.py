@@ -116,9 +116,14 @@ def test_a_compensation_that_keeps_failing_needs_the_manual_retry(pool):
     assert rows(pool, f"SELECT status FROM payment.payment WHERE reference = 'ref-{name}'", "payment") == [["PROCESADO"]]
     assert rows(pool, f"SELECT status FROM campaign.campaign WHERE name = '{name}'", "campaign") == [["ACTIVA"]]
 
+    audited = rows(pool, f"SELECT status, error_code FROM spo.service_execution WHERE id = '{saga['id']}'", "spo")
     retried = requests.post(pool.url(f"/api/sagas/{saga['id']}/compensate"), timeout=30)
     assert retried.status_code == 200, retried.text
     assert retried.json()["state"] == "compensated"
+    assert [e["event"] for e in retried.json()["events"]][-1] == "saga_compensated"
+    # History is append-only: the parent execution keeps what was audited when the call answered.
+    assert rows(pool, f"SELECT status, error_code FROM spo.service_execution WHERE id = '{saga['id']}'",
+                "spo") == audited
     assert rows(pool, f"SELECT status FROM payment.payment WHERE reference = 'ref-{name}'", "payment") == [["REVERTIDO"]]
     assert rows(pool, f"SELECT status FROM campaign.campaign WHERE name = '{name}'", "campaign") == [["CANCELADA"]]
     assert ("compensation_retried", "") in events(pool, saga["id"])
@@ -253,6 +258,10 @@ END $$;
 CREATE OR REPLACE FUNCTION saga_crash.undo(p_run text, p_step text) RETURNS void LANGUAGE sql AS $$
     INSERT INTO saga_crash.effect (run, step) VALUES (p_run, 'undo:' || p_step)
 $$;
+-- The example connection's role owns nothing (README, Least privilege): it gets what these need.
+GRANT USAGE ON SCHEMA saga_crash TO spo_target_executor;
+GRANT SELECT, INSERT ON saga_crash.effect TO spo_target_executor;
+GRANT EXECUTE ON FUNCTION saga_crash.act(text, text), saga_crash.undo(text, text) TO spo_target_executor;
 """
 
 

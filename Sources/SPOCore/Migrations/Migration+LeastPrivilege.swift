@@ -39,8 +39,10 @@ extension Migration {
             ALTER DEFAULT PRIVILEGES IN SCHEMA spo GRANT SELECT, INSERT, UPDATE ON TABLES TO spo_worker;
             ALTER DEFAULT PRIVILEGES IN SCHEMA spo GRANT USAGE ON SEQUENCES TO spo_worker;
 
-            -- Configuration the admin API deletes (a service's configuration and breaker go with it).
-            GRANT DELETE ON spo.service, spo.connection, spo.service_retry_policy TO spo_worker;
+            -- Configuration the admin API deletes (a service's configuration and breaker go with it;
+            -- a service rewritten as a composite loses its configuration row).
+            GRANT DELETE ON spo.service, spo.service_configuration, spo.connection, spo.service_retry_policy
+                TO spo_worker;
 
             -- History: appended, never rewritten.
             REVOKE INSERT, UPDATE ON spo.schema_migrations FROM spo_worker;

@@ -20,7 +20,8 @@ extension ConfigurationStore {
             id: Int64(result.value(row, 0) ?? "") ?? 0, name: name, description: result.value(row, 2) ?? "",
             enabled: result.value(row, 3) == "t", kind: kind, connection: "",
             procedure: QualifiedName(schema: "", name: ""), resultShape: .scalar, parameters: draft.parameters ?? [],
-            timeoutMilliseconds: draft.timeoutMilliseconds, retryPolicy: draft.retryPolicy, version: Int(result.value(row, 8) ?? "") ?? 1,
+            timeoutMilliseconds: draft.timeoutMilliseconds, retryPolicy: draft.retryPolicy,
+            version: Int(result.value(row, 8) ?? "") ?? 1,
             idempotent: draft.idempotent)
         service.members = draft.members
         service.saga = draft.saga

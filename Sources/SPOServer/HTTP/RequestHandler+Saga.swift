@@ -33,7 +33,13 @@ extension RequestHandler {
         }
         let response: HTTPResponse
         if let error = outcome.answerError(id: executionID) {
-            response = .error(error, reference: outcome.reference, headers: headers, audience: context.audience)
+            // A step refused by an open breaker says when to try again, like a direct call.
+            let retryAfter =
+                error.code == .circuitOpen ? error.details.lazy.compactMap { $0["retry_after_s"] }.first : nil
+            response = .error(
+                error, reference: outcome.reference,
+                headers: headers + (retryAfter?.intValue.map { [("Retry-After", String($0))] } ?? []),
+                audience: context.audience)
         } else {
             response = .json(
                 200,
@@ -48,8 +54,9 @@ extension RequestHandler {
         return response
     }
 
-    /// Stores a saga's answer under its `Idempotency-Key`, so a replay answers it again.
-    private func keep(_ response: HTTPResponse, for claim: IdempotencyClaim, executionID: String) {
+    /// Stores an answer given outside `finish` (a saga's, a queued call's 202) under its
+    /// `Idempotency-Key`, so a replay answers it again instead of 409 while the claim's lock lasts.
+    func keep(_ response: HTTPResponse, for claim: IdempotencyClaim, executionID: String) {
         let completion = IdempotencyCompletion(claim, answer: response)
         do throws(PGError) {
             try claims.withConnection { (connection: PGConnection) throws(PGError) in
@@ -68,7 +75,7 @@ extension RequestHandler {
             }
         } catch {
             Log.warning(
-                "a saga's answer could not be kept for its Idempotency-Key",
+                "an answer could not be kept for its Idempotency-Key",
                 ["execution_id": .string(executionID), "error": .string(error.description)])
         }
     }

@@ -230,7 +230,10 @@ public final class RequestHandler {
         } catch {
             return .error(error, reference: nil, headers: context.headers)
         }
-        return AsyncExecutions.accepted(executionID, service: service.name, headers: context.headers)
+        let accepted = AsyncExecutions.accepted(executionID, service: service.name, headers: context.headers)
+        // A replay with the key answers this 202 again (the same execution), not a second job.
+        if let claim = context.heldKey { keep(accepted, for: claim, executionID: executionID) }
+        return accepted
     }
 
     // MARK: - Administration

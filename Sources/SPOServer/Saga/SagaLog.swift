@@ -269,7 +269,8 @@ enum SagaLog {
     }
 
     /// Ends the saga in `outcome`'s state: releases the lease, settles its parent execution (and
-    /// error row, and an asynchronous job's result) in the same transaction.
+    /// error row, and an asynchronous job's result) in the same transaction. A parent already
+    /// settled (the end of a manual retry) is left as it is: finished audit rows never change.
     static func finish(_ lease: Lease, _ outcome: SagaOutcome, on connection: PGConnection) throws(PGError) -> Bool {
         let error = outcome.error
         let reference = outcome.reference
@@ -292,7 +293,8 @@ enum SagaLog {
                 UPDATE spo.service_execution e SET status = $7, http_status = $8::int, error_code = $9,
                     attempts = 1, duration_ms = extract(epoch FROM clock_timestamp() - saga.started_at) * 1000,
                     finished_at = clock_timestamp()
-                FROM saga WHERE e.id = saga.id RETURNING e.id, e.service_name, e.correlation_id),
+                FROM saga WHERE e.id = saga.id AND e.status IN ('queued', 'running')
+                RETURNING e.id, e.service_name, e.correlation_id),
             job AS (
                 UPDATE spo.execution_job j SET result = $10::json, finished_at = clock_timestamp()
                 FROM saga WHERE j.execution_id = saga.id),
@@ -306,7 +308,7 @@ enum SagaLog {
             """
         let detail: JSONValue? = outcome.failedStep.map { .object(["failed_step": .string($0)]) }
         return try connection.executePrepared(
-            "spo_saga_finish_v1", sql: sql,
+            "spo_saga_finish_v2", sql: sql,
             [
                 lease.sagaID, lease.holder, outcome.state.rawValue, event.rawValue, outcome.failedStep,
                 detail?.serialized(), ExecutionStatus(answering: error).rawValue, String(error?.status ?? 200),
@@ -343,18 +345,19 @@ enum SagaLog {
     }
 
     /// Takes a `compensation_failed` saga back to `compensating` for the manual retry, leased to
-    /// `holder`, with the event `compensation_retried`. False for a saga in any other state.
+    /// `holder`, with the event `compensation_retried`. False for a saga in any other state. Its
+    /// parent execution stays as audited (history is append-only, migration 13): the retry's
+    /// compensation rows and the saga log tell what happened after.
     static func retryCompensation(_ sagaID: String, by holder: String, user: String, on connection: PGConnection)
         throws(PGError) -> Bool
     {
         try connection.executePrepared(
-            "spo_saga_retry_v1",
+            "spo_saga_retry_v2",
             sql: """
                 WITH saga AS (
                     UPDATE spo.saga SET state = 'compensating', finished_at = NULL, locked_by = $2,
                         locked_until = clock_timestamp() + make_interval(secs => $4::float8 / 1000), updated_at = now()
                     WHERE id = $1::uuid AND state = 'compensation_failed' RETURNING id),
-                execution AS (UPDATE spo.service_execution SET status = 'running' WHERE id IN (SELECT id FROM saga)),
                 event AS (
                     INSERT INTO spo.saga_event (saga_id, event, detail)
                     SELECT id, 'compensation_retried', jsonb_build_object('user', $3::text) FROM saga)

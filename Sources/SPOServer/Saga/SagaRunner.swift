@@ -391,9 +391,12 @@ final class SagaRunner {
     static func outcome(of record: SagaRecord) -> SagaOutcome {
         let error = record.error.map { document -> APIError in
             let code = document["code"]?.stringValue.flatMap(APIError.Code.init(rawValue:)) ?? .internalError
+            // An open breaker's wait comes back as its details say it (the answer's Retry-After).
+            let retryAfter = document["retry_after_s"]
             return APIError(
-                code, document["message"]?.stringValue ?? "", sqlstate: document["sqlstate"]?.stringValue,
-                status: document["status"]?.intValue)
+                code, document["message"]?.stringValue ?? "",
+                details: retryAfter.map { [.object(["retry_after_s": $0])] } ?? [],
+                sqlstate: document["sqlstate"]?.stringValue, status: document["status"]?.intValue)
         }
         return SagaOutcome(
             state: record.state, data: SagaOutcome.data(of: record), error: record.state == .completed ? nil : error,
@@ -402,10 +405,15 @@ final class SagaRunner {
 
     /// An error as the saga log keeps it.
     static func document(_ error: APIError) -> JSONValue {
-        .object([
-            "code": .string(error.code.rawValue), "status": .number(error.status), "message": .string(error.message),
-            "sqlstate": error.sqlstate.map(JSONValue.string) ?? .null,
-        ])
+        var members: [JSONValue.Member] = [
+            .init("code", .string(error.code.rawValue)), .init("status", .number(error.status)),
+            .init("message", .string(error.message)),
+            .init("sqlstate", error.sqlstate.map(JSONValue.string) ?? .null),
+        ]
+        if let wait = error.details.lazy.compactMap({ $0["retry_after_s"] }).first {
+            members.append(.init("retry_after_s", wait))
+        }
+        return .object(members)
     }
 
     // MARK: - Helpers

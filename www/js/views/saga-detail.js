@@ -115,7 +115,7 @@ function events(list) {
   });
 }
 
-/** "Retry compensation": POST /api/sagas/{id}/compensate, then the saga as it is now. */
+/** "Retry compensation": POST /api/sagas/{id}/compensate, which answers the saga as it is now. */
 function retrySection(ctx, head, host, saga) {
   const button = h('button', { type: 'button', class: 'btn btn-danger', id: 'saga-retry' }, 'Retry compensation');
   button.addEventListener('click', async () => {
@@ -123,9 +123,8 @@ function retrySection(ctx, head, host, saga) {
     try {
       const { data } = await busy(button, 'Retrying…', () => api.post(`/api/sagas/${api.seg(saga.id)}/compensate`));
       if (!ctx.alive()) return;
-      showNotice(`Compensation retried: the saga is ${data && data.state ? data.state : 'updated'}.`);
-      const { data: now } = await api.get(`/api/sagas/${api.seg(saga.id)}`);
-      if (ctx.alive()) draw(ctx, head, host, now);
+      showNotice(`Compensation retried: the saga is ${data.state}.`);
+      draw(ctx, head, host, data);
     } catch (failure) {
       if (ctx.alive()) showError(failure, 'Retrying the compensation');
     }
