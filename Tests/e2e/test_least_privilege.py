@@ -104,3 +104,16 @@ def test_the_pool_role_cannot_rewrite_or_delete_history(spo):
     assert spo.psql(f"SELECT status FROM spo.service_execution WHERE id = '{execution}'").strip() == "failed"
     assert spo.psql(f"SELECT code FROM spo.service_error WHERE reference = '{reference}'").strip() \
         == "SP_EXECUTION_FAILED"
+
+
+def test_the_saga_log_is_written_by_the_pool_role_and_never_deleted(spo):
+    """Migration 12 runs before 13, so its tables get 13's grants: read, insert, update, no delete
+    (the outbox and the timeline are history too)."""
+    grants = spo.psql(
+        "SELECT table_name || ':' || string_agg(privilege_type, ',' ORDER BY privilege_type)"
+        " FROM information_schema.role_table_grants WHERE grantee = 'spo_worker' AND table_schema = 'spo'"
+        " AND table_name LIKE 'saga%' GROUP BY table_name ORDER BY table_name").split()
+    assert grants == [f"{table}:INSERT,SELECT,UPDATE" for table in
+                      ("saga", "saga_compensation", "saga_event", "saga_outbox", "saga_step")]
+    refused = psql_as(spo, POOL, "DELETE FROM spo.saga_event", "spo")
+    assert refused.returncode != 0 and "permission denied for table saga_event" in refused.stderr
