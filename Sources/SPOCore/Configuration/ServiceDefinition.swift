@@ -45,6 +45,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var idempotency: IdempotencyMode = .optional
     /// How long an `Idempotency-Key` is kept after its first request, in seconds.
     public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
+    /// `"public": true`: anyone may execute it without an API key; every other service needs one.
+    public var isPublic = false
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

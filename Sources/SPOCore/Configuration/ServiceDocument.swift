@@ -38,6 +38,8 @@ public enum ServiceDocument {
         public var idempotency: IdempotencyMode = .optional
         /// `idempotency_ttl_s`: how long a key is kept after its first request.
         public var idempotencyTTLSeconds = IdempotencyMode.defaultTTLSeconds
+        /// `"public": true`: callable without an API key (the only way to allow anonymous calls).
+        public var isPublic = false
     }
 
     // MARK: - Reading
@@ -87,6 +89,7 @@ public enum ServiceDocument {
             }
         }
         draft.idempotent = reader.bool("idempotent", default: false)
+        draft.isPublic = reader.bool("public", default: false)
         let modeText = reader.string("idempotency", default: IdempotencyMode.optional.rawValue) ?? ""
         if let mode = IdempotencyMode(rawValue: modeText) {
             draft.idempotency = mode
@@ -97,7 +100,7 @@ public enum ServiceDocument {
             "idempotency_ttl_s", default: IdempotencyMode.defaultTTLSeconds, range: 1...IdempotencyMode.maxTTLSeconds)
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
-            "idempotent", "idempotency", "idempotency_ttl_s",
+            "idempotent", "idempotency", "idempotency_ttl_s", "public",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -195,7 +198,8 @@ public enum ServiceDocument {
             .init("parameters", .array(service.parameters.map(document(for:)))),
             .init("timeout_ms", .number(service.timeoutMilliseconds)),
             .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
-            .init("enabled", .bool(service.enabled)), .init("idempotent", .bool(service.idempotent)),
+            .init("enabled", .bool(service.enabled)), .init("public", .bool(service.isPublic)),
+            .init("idempotent", .bool(service.idempotent)),
             .init("idempotency", .string(service.idempotency.rawValue)),
             .init("idempotency_ttl_s", .number(service.idempotencyTTLSeconds)),
             .init("result_shape", .string(service.resultShape.rawValue)),

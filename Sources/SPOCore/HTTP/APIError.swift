@@ -34,6 +34,9 @@ public struct APIError: Error, Sendable {
         case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
         /// The first request with this key is still running: try again later (`Retry-After`).
         case idempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
+        /// Answered by nginx, never by a worker: the caller's key or address sent more requests, or
+        /// holds more connections, than `limit_req`/`limit_conn` allow (`@spo_rate_limited`).
+        case rateLimited = "RATE_LIMITED"
 
         public var httpStatus: Int {
             switch self {
@@ -52,6 +55,7 @@ public struct APIError: Error, Sendable {
             case .conflict: 409
             case .internalError: 500
             case .poolUnavailable: 502
+            case .rateLimited: 429
             }
         }
     }

@@ -7,6 +7,6 @@ public struct Migration: Sendable {
     /// All migrations in order. Append new ones; never edit one that has shipped.
     public static let all: [Migration] = [
         controlSchema, apiKeys, auditWithoutForeignKey, routineIdentity, errorStatuses, reprocessingClaims,
-        idempotencyKeys, circuitBreakers, jobQueue, errorCorrelation,
+        idempotencyKeys, circuitBreakers, jobQueue, errorCorrelation, publicServices,
     ]
 }

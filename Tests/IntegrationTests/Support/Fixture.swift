@@ -14,11 +14,18 @@ final class Fixture {
     let database: PGConnection
     let control: ControlDatabase
     let handler: RequestHandler
+    /// The audit user of the admin key every request carries unless it sends its own
+    /// `Authorization` (the API fails closed: without a key only public services run).
+    static let keyName = "fixture"
+    /// `Bearer <the admin key>`.
+    let authorization: String
 
     init() throws {
         conninfo = try TestCluster.database()
         database = try PGConnection(conninfo: conninfo)
         control = ControlDatabase(conninfo: conninfo)
+        authorization =
+            "Bearer " + (try APIKeyStore.create(name: Fixture.keyName, role: .admin, grants: [], on: database))
         handler = RequestHandler(configuration: try ConfigurationStore.load(from: database), control: control)
     }
 
@@ -34,7 +41,9 @@ final class Fixture {
     }
 
     func send(_ request: HTTPRequest) -> Reply {
-        Reply(handler.handle(request))
+        var request = request
+        if request.header("authorization") == nil { request.headers["authorization"] = authorization }
+        return Reply(handler.handle(request))
     }
 
     /// Reloads the handler's configuration from the control tables, as a worker does on NOTIFY.
