@@ -12,6 +12,7 @@ import Testing
         (.internalError, 500), (.conflict, 409), (.poolUnavailable, 502), (.auditUnavailable, 503), (.circuitOpen, 503),
         (.idempotencyKeyInvalid, 400), (.idempotencyKeyMismatch, 422), (.idempotencyKeyInUse, 409),
         (.resultTooLarge, 502),
+        (.rateLimited, 429),
     ])
     func everyCodeHasItsStatus(code: APIError.Code, status: Int) {
         #expect(code.httpStatus == status)
@@ -25,7 +26,7 @@ import Testing
                 "UNAUTHORIZED", "FORBIDDEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "NOT_FOUND",
                 "METHOD_NOT_ALLOWED", "INTERNAL_ERROR", "CONFLICT", "POOL_UNAVAILABLE",
                 "AUDIT_UNAVAILABLE", "CIRCUIT_OPEN", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_MISMATCH",
-                "IDEMPOTENCY_KEY_IN_USE", "RESULT_TOO_LARGE",
+                "IDEMPOTENCY_KEY_IN_USE", "RESULT_TOO_LARGE", "RATE_LIMITED",
             ])
     }
 

@@ -92,6 +92,8 @@ def spo():
     process = subprocess.Popen(
         [binary, "dev", "--state-dir", state_dir, "--port", str(http_port), "--pg-port", str(pg_port)],
         cwd=str(REPO), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        # A browser origin allowed to call the gateway endpoints (test_cors.py).
+        env={**os.environ, "SPO_CORS_ORIGINS": e2e_support.CORS_ORIGIN},
         start_new_session=True,  # Ctrl-C on pytest must not reach it before the teardown does
         env={**os.environ, **secrets.environment},
     )

@@ -11,7 +11,8 @@ import requests
 from e2e_support import SECURITY_HEADERS, UUID_RE, correlation_id, wait_for
 
 SERVICE_KEYS = {"id", "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                "retry_policy", "enabled", "idempotent", "result_shape", "version", "idempotency", "idempotency_ttl_s"}
+                "retry_policy", "enabled", "idempotent", "result_shape", "version", "idempotency", "idempotency_ttl_s",
+                "public"}
 SUMMARY_KEYS = {"id", "service", "status", "http_status", "error_code", "attempts", "duration_ms", "user",
                 "correlation_id", "reprocess_of", "started_at", "finished_at"}
 

@@ -47,6 +47,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var idempotencyTTLSeconds: Int = IdempotencyMode.defaultTTLSeconds
     /// A parallel service's members (empty for other kinds); it has no connection or routine.
     public var members: [ParallelMember] = []
+    /// `"public": true`: anyone may execute it without an API key; every other service needs one.
+    public var isPublic = false
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

@@ -37,6 +37,9 @@ public struct APIError: Error, Sendable {
         /// The call ran, but its result is larger than the server's limit (`SPO_MAX_RESULT_BYTES`):
         /// the database kept it, nothing of it was sent.
         case resultTooLarge = "RESULT_TOO_LARGE"
+        /// Answered by nginx, never by a worker: the caller's key or address sent more requests, or
+        /// holds more connections, than `limit_req`/`limit_conn` allow (`@spo_rate_limited`).
+        case rateLimited = "RATE_LIMITED"
 
         public var httpStatus: Int {
             switch self {
@@ -55,6 +58,7 @@ public struct APIError: Error, Sendable {
             case .conflict: 409
             case .internalError: 500
             case .poolUnavailable, .resultTooLarge: 502
+            case .rateLimited: 429
             }
         }
     }
