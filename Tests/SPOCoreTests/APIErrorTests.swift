@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func everyCodeIsCovered() {
-        #expect(APIError.Code.allCases.count == 20)
+        #expect(APIError.Code.allCases.count == 21)
         #expect(
             Set(APIError.Code.allCases.map(\.rawValue)) == [
                 "INVALID_PARAMETERS", "SERVICE_NOT_FOUND", "SP_EXECUTION_FAILED", "DB_CONNECTION_FAILED", "TIMEOUT",
