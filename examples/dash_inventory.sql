@@ -1,4 +1,6 @@
 -- Seed 002: the inventory database of the consolidated dashboard.
+-- The services' role may only EXECUTE (README: Least privilege): each function runs as the
+-- schema's owner (SECURITY DEFINER), with its search_path pinned to inventory and the catalog.
 CREATE SCHEMA inventory;
 CREATE TABLE inventory.stock (
     sku       text PRIMARY KEY,
@@ -13,7 +15,7 @@ INSERT INTO inventory.stock VALUES
 -- Items at or below their reorder point (or below p_threshold units, when given).
 CREATE FUNCTION inventory.low_stock(p_threshold int DEFAULT NULL)
 RETURNS TABLE (sku text, name text, on_hand int, reorder_at int)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = inventory, pg_catalog, pg_temp AS $$
     SELECT sku, name, on_hand, reorder_at FROM inventory.stock
     WHERE on_hand <= coalesce(p_threshold, reorder_at) ORDER BY on_hand, sku
 $$;

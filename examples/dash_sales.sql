@@ -1,4 +1,6 @@
 -- Seed 002: the sales database of the consolidated dashboard (examples/flow-002-dashboard.json).
+-- The services' role may only EXECUTE (README: Least privilege): each function runs as the
+-- schema's owner (SECURITY DEFINER), with its search_path pinned to sales and the catalog.
 CREATE SCHEMA sales;
 CREATE TABLE sales.product (id int PRIMARY KEY, name text NOT NULL, price numeric(10, 2) NOT NULL);
 CREATE TABLE sales.sale (
@@ -14,7 +16,7 @@ SELECT 1 + (n % 3), 1 + (n % 4), date '2026-01-01' + (n % 120) FROM generate_ser
 -- Orders, units and revenue since a day, with the best-selling product.
 CREATE FUNCTION sales.summary(p_since date)
 RETURNS TABLE (orders bigint, units bigint, revenue numeric, top_product text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = sales, pg_catalog, pg_temp AS $$
     SELECT count(*), coalesce(sum(s.quantity), 0), coalesce(sum(s.quantity * p.price), 0),
            (SELECT p2.name FROM sales.sale s2 JOIN sales.product p2 ON p2.id = s2.product
             WHERE s2.sold_on >= p_since GROUP BY p2.name ORDER BY sum(s2.quantity) DESC, p2.name LIMIT 1)

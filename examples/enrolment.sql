@@ -14,6 +14,8 @@
 --   enrolment.student_enrolments     enrolment_list          read: a student's active enrolments in a term
 --
 -- Re-runnable (the schema is dropped and rebuilt) and deterministic. Plain SQL, no psql meta-commands.
+-- The services' role may only EXECUTE (README: Least privilege): each function runs as the
+-- schema's owner (SECURITY DEFINER), with its search_path pinned to enrolment and the catalog.
 
 SET client_min_messages = warning;   -- why: keep "drop cascades to ..." notices out of the dev log
 
@@ -78,7 +80,7 @@ INSERT INTO enrolment.course_group (code, term_code, course, capacity) VALUES
 -- must exist, the term be open, the group belong to it and have a seat left; P0001 (422) otherwise.
 CREATE FUNCTION enrolment.enrol(p_student text, p_term text, p_group text)
 RETURNS TABLE (enrolment_id bigint, student_id text, group_code text, status text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = enrolment, pg_catalog, pg_temp AS $$
 DECLARE
     new_id bigint;
 BEGIN
@@ -108,7 +110,7 @@ END $$;
 -- enrolment changes nothing and answers the same row.
 CREATE FUNCTION enrolment.cancel_enrolment(p_enrolment_id bigint)
 RETURNS TABLE (enrolment_id bigint, student_id text, group_code text, status text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = enrolment, pg_catalog, pg_temp AS $$
 DECLARE
     seat text;
 BEGIN
@@ -128,7 +130,7 @@ END $$;
 CREATE FUNCTION enrolment.record_registration(
     p_student text, p_term text, p_first_enrolment bigint, p_second_enrolment bigint)
 RETURNS TABLE (registration_id bigint, student_id text, term_code text, enrolment_ids bigint[])
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = enrolment, pg_catalog, pg_temp AS $$
 DECLARE
     new_id bigint;
 BEGIN
@@ -146,7 +148,7 @@ END $$;
 -- A student's active enrolments in a term, in group order.
 CREATE FUNCTION enrolment.student_enrolments(p_student text, p_term text)
 RETURNS TABLE (enrolment_id bigint, group_code text, course text, created_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = enrolment, pg_catalog, pg_temp AS $$
     SELECT e.id, e.group_code, g.course, e.created_at
     FROM enrolment.enrolment e JOIN enrolment.course_group g ON g.code = e.group_code
     WHERE e.student_id = p_student AND g.term_code = p_term AND e.status = 'active'

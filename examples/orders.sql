@@ -15,6 +15,8 @@
 --   orders.get_order              order_get              the order with its items
 --
 -- Re-runnable (the schema is dropped and rebuilt) and deterministic. Plain SQL, no psql meta-commands.
+-- The services' role may only EXECUTE (README: Least privilege): each function runs as the
+-- schema's owner (SECURITY DEFINER), with its search_path pinned to orders and the catalog.
 
 SET client_min_messages = warning;   -- why: keep "drop cascades to ..." notices out of the dev log
 
@@ -80,7 +82,7 @@ INSERT INTO orders.product (id, sku, name, price, stock) VALUES
 -- The customer, if it may order: unknown and inactive customers are refused (P0001 → 422).
 CREATE FUNCTION orders.check_customer(p_customer_id int)
 RETURNS TABLE (customer_id int, name text, email text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = orders, pg_catalog, pg_temp AS $$
 DECLARE
     customer_row orders.customer;
 BEGIN
@@ -99,7 +101,7 @@ END $$;
 -- the exception undoes all of it and nothing is ordered.
 CREATE FUNCTION orders.create_order(p_customer_id int, p_items jsonb)
 RETURNS TABLE (order_id bigint, customer_id int, status text, total numeric, items jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = orders, pg_catalog, pg_temp AS $$
 DECLARE
     new_id bigint;
     item record;
@@ -146,7 +148,7 @@ END $$;
 -- Idempotency-Key replay (which does not run it) answers a repeat with success.
 CREATE FUNCTION orders.confirm_order(p_order_id bigint)
 RETURNS TABLE (order_id bigint, customer_id int, status text, total numeric, items jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = orders, pg_catalog, pg_temp AS $$
 DECLARE
     current_status text;
 BEGIN
@@ -166,7 +168,7 @@ END $$;
 -- The order with its items (an empty set when there is none).
 CREATE FUNCTION orders.get_order(p_order_id bigint)
 RETURNS TABLE (order_id bigint, customer_id int, status text, total numeric, items jsonb)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = orders, pg_catalog, pg_temp AS $$
     SELECT o.id, o.customer_id, o.status, o.total,
            coalesce((SELECT jsonb_agg(jsonb_build_object('product_id', i.product_id, 'qty', i.qty,
                                                          'unit_price', i.unit_price) ORDER BY i.product_id)

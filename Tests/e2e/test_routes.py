@@ -42,7 +42,7 @@ def test_every_documented_operation_is_answered(spo, operations):
 
 
 # The paths browsers may call across origins also take OPTIONS (the CORS preflight).
-CROSS_ORIGIN = re.compile(r"^/api/(services/[^/]+/execute|execute|executions/\{id\}|executions/status)$")
+CROSS_ORIGIN = re.compile(r"^/api/(services/[^/]+/execute|execute|executions/\{id\}|executions/status|sagas/\{id\})$")
 
 
 def test_other_methods_on_documented_paths_are_405_with_allow(spo, operations):
