@@ -71,7 +71,7 @@ def _files_holding(root: str, values: list[str]) -> list[str]:
 def test_passwords_and_sensitive_values_appear_nowhere(pool):
     secrets = pool.secrets
     tag = uuid.uuid4().hex[:8]
-    schema, role_file, role_env, role_bad = f"sec_{tag}", f"sec_file_{tag}", f"sec_env_{tag}", f"sec_bad_{tag}"
+    schema, role_file, role_env, role_bad = f"sec_{tag}", f"sec_file_{tag}", f"sec_env_{tag}", f"sec_login_{tag}"
     answers = Answers()
     _psql_stdin(pool, f"""
         CREATE ROLE {role_file} LOGIN PASSWORD {_literal(secrets.file_value)};
