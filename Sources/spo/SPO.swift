@@ -63,8 +63,11 @@ extension SPO {
         @Option(help: "Where the instance keeps its state.") var stateDir = ".spo"
         @Option(help: "nginx port on 127.0.0.1.") var port = 8080
         @Option(help: "PostgreSQL port (unix socket only).") var pgPort = 5433
+        @Option(help: "Browser origins allowed to call the execution endpoints (default: $SPO_CORS_ORIGINS).")
+        var corsOrigins: String?
 
         func run() throws {
+            try CORSOrigins.adopt(corsOrigins)
             let project = FileManager.default.currentDirectoryPath
             let state = stateDir.hasPrefix("/") ? stateDir : project + "/" + stateDir
             let instance = DevInstance(
@@ -101,8 +104,11 @@ extension SPO {
         /// For tests of the restart backoff: a program started instead of `spo worker`, with the
         /// worker's arguments.
         @Option(help: .hidden) var workerCommand: String?
+        @Option(help: "Browser origins allowed to call executions, comma-separated, or * (default: $SPO_CORS_ORIGINS).")
+        var corsOrigins: String?
 
         func run() throws {
+            try CORSOrigins.adopt(corsOrigins)
             let workerUser = try user.map(ProcessUser.init(named:))
             if let workerUser, !ProcessUser.isRoot, workerUser.uid != getuid() {
                 throw ValidationError("--user \(workerUser.name): only root can run workers as another user")

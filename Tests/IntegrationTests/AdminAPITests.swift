@@ -28,7 +28,8 @@ import Testing
         func get(_ path: String, _ query: String = "", key: String? = nil) -> Reply {
             let presented = key ?? self.key
             let headers = presented.isEmpty ? [:] : ["authorization": "Bearer \(presented)"]
-            return fixture.send(HTTPRequest(method: "GET", path: path, query: query, headers: headers))
+            return fixture.send(
+                HTTPRequest(method: "GET", path: path, query: query, headers: headers), anonymous: presented.isEmpty)
         }
 
         /// Executes a service with the admin key.
@@ -112,6 +113,9 @@ import Testing
         let executorKey = try APIKeyStore.create(
             name: "reporting", role: .executor, grants: ["*"], on: admin.fixture.database)
         try admin.fixture.reload()
+        // Every refusal here must get its row: more than the default budget of rows for callers
+        // without a valid key (whose cap ErrorRowBudgetTests and test_authz.py check).
+        admin.fixture.handler.unauthenticatedErrorRows = ErrorRowBudget(perSecond: 1000)
         for path in Self.everyEndpoint {
             let anonymous = admin.get(path, key: "")
             try admin.fixture.expectError(anonymous, "UNAUTHORIZED", status: 401)
@@ -130,13 +134,21 @@ import Testing
             admin.fixture.execute("customer_count", headers: ["authorization": "Bearer \(executorKey)"]).status == 200)
     }
 
-    /// Before any key exists the execution API is open, but administration never is.
+    /// Before any admin key exists administration is closed all the same: to anonymous callers
+    /// and to the executor key that may execute everything (and anonymous callers execute nothing
+    /// that is not public).
     @Test func administrationIsClosedEvenWhileNoKeyExists() throws {
         let fixture = try Fixture()
-        #expect(fixture.execute("customer_count").status == 200)
+        #expect(try fixture.value("SELECT count(*) FROM spo.api_key WHERE role = 'admin'") == "0")
+        // Each anonymous refusal must get its row, beyond the default budget for keyless callers.
+        fixture.handler.unauthenticatedErrorRows = ErrorRowBudget(perSecond: 1000)
+        #expect(fixture.execute("customer_get", #"{"p_id": 1}"#).status == 200)
+        try fixture.expectError(
+            fixture.execute("customer_get", #"{"p_id": 1}"#, anonymous: true), "UNAUTHORIZED", status: 401)
         for path in Self.everyEndpoint {
             try fixture.expectError(
-                fixture.send(HTTPRequest(method: "GET", path: path)), "UNAUTHORIZED", status: 401)
+                fixture.send(HTTPRequest(method: "GET", path: path), anonymous: true), "UNAUTHORIZED", status: 401)
+            try fixture.expectError(fixture.send(HTTPRequest(method: "GET", path: path)), "FORBIDDEN", status: 403)
         }
     }
 
@@ -166,8 +178,8 @@ import Testing
             #expect(
                 keys(item) == [
                     "id", "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                    "retry_policy", "enabled", "idempotent", "idempotency", "idempotency_ttl_s", "result_shape",
-                    "version",
+                    "retry_policy", "enabled", "public", "idempotent", "idempotency", "idempotency_ttl_s",
+                    "result_shape", "version",
                 ], "\(item.serialized())")
         }
 
@@ -184,6 +196,7 @@ import Testing
         #expect(one.json["timeout_ms"] == .number(5000))
         #expect(one.json["retry_policy"] == .string("default"))
         #expect(one.json["enabled"] == .bool(true))
+        #expect(one.json["public"] == .bool(false))
         let parameter = try #require(one.json["parameters"]?.arrayValue?.first)
         #expect(parameter["name"] == .string("p_id"))
         #expect(parameter["type"] == .string("integer"))

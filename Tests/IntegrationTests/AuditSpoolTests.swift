@@ -32,12 +32,14 @@ import Testing
 
     private func temporaryPath(_ name: String) -> String { directory + "/" + name }
 
-    private func post(_ handler: RequestHandler, _ service: String, _ body: String) -> Reply {
+    /// Executes `service` on `handler` with the key of `fixture` (whose configuration it serves).
+    private func post(_ handler: RequestHandler, _ fixture: Fixture, _ service: String, _ body: String) -> Reply {
         Reply(
             handler.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/\(service)/execute",
-                    headers: ["content-type": "application/json"], body: Array(body.utf8))))
+                    headers: ["content-type": "application/json", "authorization": fixture.authorization],
+                    body: Array(body.utf8))))
     }
 
     private func fileSize(_ path: String) -> Int {
@@ -49,14 +51,14 @@ import Testing
         let path = temporaryPath("w0.sock.spool")
         let handler = try handlerWithoutControl(fixture, spoolPath: path)
 
-        let success = post(handler, "customer_get", #"{"p_id": 42}"#)
+        let success = post(handler, fixture, "customer_get", #"{"p_id": 42}"#)
         #expect(success.status == 200, "\(success.text)")
         let executionID = try #require(success.json["execution_id"]?.stringValue)
-        let failure = post(handler, "business_failure", "{}")
+        let failure = post(handler, fixture, "business_failure", "{}")
         #expect(failure.status == 422)
         let failureID = try #require(failure.header("X-Execution-ID"))
         let failureReference = try #require(failure.json["error"]?["reference"]?.stringValue)
-        let missing = post(handler, "no_such_service", "{}")
+        let missing = post(handler, fixture, "no_such_service", "{}")
         #expect(missing.status == 404)
         let missingReference = try #require(missing.json["error"]?["reference"]?.stringValue)
         let answeredBy = Date()
@@ -94,7 +96,7 @@ import Testing
         let fixture = try Fixture()
         let path = temporaryPath("w0.sock.spool")
         let handler = try handlerWithoutControl(fixture, spoolPath: path)
-        let reply = post(handler, "business_failure", "{}")
+        let reply = post(handler, fixture, "business_failure", "{}")
         let reference = try #require(reply.json["error"]?["reference"]?.stringValue)
         let copy = try #require(FileManager.default.contents(atPath: path))
 
@@ -113,8 +115,8 @@ import Testing
         let fixture = try Fixture()
         let path = temporaryPath("w0.sock.spool")
         let first = try handlerWithoutControl(fixture, spoolPath: path)
-        let one = try #require(post(first, "customer_get", #"{"p_id": 1}"#).json["execution_id"]?.stringValue)
-        let two = try #require(post(first, "customer_get", #"{"p_id": 2}"#).json["execution_id"]?.stringValue)
+        let one = try #require(post(first, fixture, "customer_get", #"{"p_id": 1}"#).json["execution_id"]?.stringValue)
+        let two = try #require(post(first, fixture, "customer_get", #"{"p_id": 2}"#).json["execution_id"]?.stringValue)
         // Damage the second record (one byte of its JSON), then a crash mid-write leaves a torn tail.
         var bytes = try #require(FileManager.default.contents(atPath: path))
         let secondLine = try #require(bytes.firstIndex(of: UInt8(ascii: "\n"))) + 1
@@ -125,7 +127,7 @@ import Testing
 
         // The next worker of the slot opens the same spool and keeps appending.
         let next = try handlerWithoutControl(fixture, spoolPath: path)
-        let three = try #require(post(next, "customer_get", #"{"p_id": 3}"#).json["execution_id"]?.stringValue)
+        let three = try #require(post(next, fixture, "customer_get", #"{"p_id": 3}"#).json["execution_id"]?.stringValue)
         #expect(try next.spool?.replayAll(on: fixture.database) == 2)
         let stored = try fixture.rows("SELECT id::text FROM spo.service_execution ORDER BY id").map { $0[0] }
         #expect(stored == [one, three].sorted())
@@ -143,7 +145,7 @@ import Testing
         let count = RequestHandler.maxBodyBytes / 5 - 20
         let body = #"{"p_id": 1, "junk": ""# + String(repeating: #"\\\"q"#, count: count) + #""}"#
         #expect(body.utf8.count <= RequestHandler.maxBodyBytes)
-        let reply = post(handler, "customer_get", body)
+        let reply = post(handler, fixture, "customer_get", body)
         #expect(reply.status == 400)
         let id = try #require(reply.header("X-Execution-ID"))
         #expect(fileSize(path) > RequestHandler.maxBodyBytes * 3 / 2)
@@ -178,7 +180,7 @@ import Testing
     @Test func withoutControlDatabaseOrSpoolNothingRunsAndNoIdIsHandedOut() throws {
         let fixture = try Fixture()
         let handler = try handlerWithoutControl(fixture, spoolPath: nil)
-        let reply = post(handler, "note_add", #"{"p_customer_id": 7, "p_note": "must not be written"}"#)
+        let reply = post(handler, fixture, "note_add", #"{"p_customer_id": 7, "p_note": "must not be written"}"#)
         #expect(reply.status == 503, "\(reply.text)")
         #expect(reply.json["error"]?["code"] == .string("AUDIT_UNAVAILABLE"))
         #expect(reply.json["error"]?["reference"] == .null)
@@ -186,7 +188,7 @@ import Testing
         #expect(try fixture.value("SELECT count(*) FROM demo.order_note") == "0")
 
         // An error that runs nothing keeps its code, without a reference nobody could look up.
-        let missing = post(handler, "no_such_service", "{}")
+        let missing = post(handler, fixture, "no_such_service", "{}")
         #expect(missing.status == 404)
         #expect(missing.json["error"]?["reference"] == .null)
 
@@ -196,7 +198,7 @@ import Testing
         #expect(orphan.spool?.isWritable == true)
         unlink(deleted)
         #expect(orphan.spool?.isWritable == false)
-        #expect(post(orphan, "note_add", #"{"p_customer_id": 7, "p_note": "nor this"}"#).status == 503)
+        #expect(post(orphan, fixture, "note_add", #"{"p_customer_id": 7, "p_note": "nor this"}"#).status == 503)
         #expect(try fixture.value("SELECT count(*) FROM demo.order_note") == "0")
 
         // A spool that cannot be a file of its own (here a directory) is no spool.
@@ -212,7 +214,8 @@ import Testing
         // A worker answered `finished` while the control database was away and died before
         // clearing its journal; the supervisor died too. `unfinished` it never finished.
         let handler = try handlerWithoutControl(fixture, spoolPath: spoolPath)
-        let finished = try #require(post(handler, "customer_get", #"{"p_id": 5}"#).json["execution_id"]?.stringValue)
+        let finished = try #require(
+            post(handler, fixture, "customer_get", #"{"p_id": 5}"#).json["execution_id"]?.stringValue)
         let unfinished = RandomID.uuid()
         for (path, id) in [(journalPath, finished), (base + "-other.inflight", unfinished)] {
             let journal = try #require(InFlightJournal(path: path))
@@ -234,7 +237,7 @@ import Testing
 
         LeftoverRecovery(journalPath: journalPath, spoolPath: spoolPath, controlConninfo: fixture.conninfo).recover()
         let rows = try fixture.rows("SELECT id::text, status, user_name FROM spo.service_execution ORDER BY status")
-        #expect(rows == [[unfinished, "interrupted", "someone"], [finished, "succeeded", "anonymous"]])
+        #expect(rows == [[unfinished, "interrupted", "someone"], [finished, "succeeded", Fixture.keyName]])
         // The finished execution keeps its real outcome: no error row from the journal's record.
         #expect(try fixture.value("SELECT count(*) FROM spo.service_error WHERE execution_id = $1", [finished]) == "0")
         #expect(

@@ -37,7 +37,7 @@ import Testing
         #expect(row["http_status"] == "200")
         #expect(row["error_code"] == .some(nil))
         #expect(row["attempts"] == "1")
-        #expect(row["user_name"] == "anonymous")
+        #expect(row["user_name"] == Fixture.keyName)
         #expect(row["correlation_id"] == "trace-abc.123")
         #expect(row["idempotency_key"] == "idem-1")
         #expect(row["parameters"] == #"{"p_id": 42}"#)
@@ -76,7 +76,7 @@ import Testing
         #expect(row["http_status"] == "422")
         #expect(row["error_code"] == "SP_EXECUTION_FAILED")
         #expect(row["attempts"] == "1")
-        #expect(row["user_name"] == "anonymous")
+        #expect(row["user_name"] == Fixture.keyName)
         #expect(row["correlation_id"] == "corr-failure")
         // The configured default was applied and is what was recorded.
         #expect(row["parameters"] == #"{"p_code": "E001"}"#)
@@ -125,7 +125,7 @@ import Testing
         #expect(row["http_status"] == "400")
         #expect(row["error_code"] == "INVALID_PARAMETERS")
         #expect(row["attempts"] == "0")
-        #expect(row["user_name"] == "anonymous")
+        #expect(row["user_name"] == Fixture.keyName)
         #expect(row["correlation_id"] == "corr-bad")
         #expect(
             try fixture.value(

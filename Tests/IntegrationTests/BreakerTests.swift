@@ -51,12 +51,14 @@ import Testing
         }
     }
 
-    static func execute(_ handler: RequestHandler, _ service: String) -> Reply {
+    /// Executes `service` on another worker's `handler`, with the key `authorization`.
+    static func execute(_ handler: RequestHandler, _ service: String, authorization: String) -> Reply {
         Reply(
             handler.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/\(service)/execute",
-                    headers: ["content-type": "application/json"], body: Array("{}".utf8))))
+                    headers: ["content-type": "application/json", "authorization": authorization],
+                    body: Array("{}".utf8))))
     }
 
     static func code(_ reply: Reply) -> String? { reply.json["error"]?["code"]?.stringValue }
@@ -120,7 +122,7 @@ import Testing
 
         // Another worker of the pool, told of the transition, refuses as well.
         let other = try remote.secondWorker()
-        #expect(Self.code(Self.execute(other, "remote_answer")) == "CIRCUIT_OPEN")
+        #expect(Self.code(Self.execute(other, "remote_answer", authorization: fixture.authorization)) == "CIRCUIT_OPEN")
         #expect(other.breakers.snapshots.first { $0.connection == "remote" }?.state == .open)
         #expect(remote.target.authorizedConnections() == connectionsBefore)
     }
@@ -213,14 +215,14 @@ import Testing
         #expect(claimed?.state == .halfOpen)
         #expect(claimed?.probesInFlight == 1)
         let other = try remote.secondWorker()
-        let refused = Self.execute(other, "remote_answer")
+        let refused = Self.execute(other, "remote_answer", authorization: fixture.authorization)
         #expect(Self.code(refused) == "CIRCUIT_OPEN", "\(refused.text)")
         #expect(refused.json["error"]?["details"]?.arrayValue?.first?["state"] == .string("half_open"))
         // Once the dead worker's lease ends, a call takes the slot, succeeds and closes the breaker.
         var probe: Reply?
         #expect(
             eventually(within: 5) {
-                let reply = Self.execute(other, "remote_answer")
+                let reply = Self.execute(other, "remote_answer", authorization: fixture.authorization)
                 probe = reply
                 return Self.code(reply) != "CIRCUIT_OPEN"
             })
@@ -257,7 +259,7 @@ import Testing
         #expect(health?["reachable"] == .bool(true))
 
         let path = "/api/connections/remote/breaker/reset"
-        try fixture.expectError(fixture.post(path, ""), "UNAUTHORIZED", status: 401)
+        try fixture.expectError(fixture.post(path, "", anonymous: true), "UNAUTHORIZED", status: 401)
         try fixture.expectError(
             fixture.post(path, "", headers: ["authorization": "Bearer \(executor)"]), "FORBIDDEN", status: 403)
         #expect(try remote.row()?.state == .open)

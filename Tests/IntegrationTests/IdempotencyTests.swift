@@ -254,7 +254,10 @@ import Testing
             second.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/idem_record/execute",
-                    headers: ["content-type": "application/json", "idempotency-key": key], body: Array(body.utf8))))
+                    headers: [
+                        "content-type": "application/json", "idempotency-key": key,
+                        "authorization": world.fixture.authorization,
+                    ], body: Array(body.utf8))))
         let error = try world.fixture.expectError(busy, "IDEMPOTENCY_KEY_IN_USE", status: 409)
         #expect(busy.header("Retry-After") == "1")
         #expect(error["message"]?.stringValue?.contains("still running") == true)
@@ -265,7 +268,10 @@ import Testing
             second.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/idem_record/execute",
-                    headers: ["content-type": "application/json", "idempotency-key": key], body: Array(body.utf8))))
+                    headers: [
+                        "content-type": "application/json", "idempotency-key": key,
+                        "authorization": world.fixture.authorization,
+                    ], body: Array(body.utf8))))
         #expect(after.status == 200)
         #expect(after.header("Idempotent-Replayed") == "true")
         #expect(after.text == first.text)
@@ -275,13 +281,16 @@ import Testing
     @Test func simultaneousRequestsWithOneKeyRunOnce() throws {
         let world = try World()
         let crowd = try Crowd(size: 16, conninfo: world.fixture.conninfo)
+        let authorization = world.fixture.authorization
         for round in 0..<3 {
             let (tag, key) = (tag(), tag())
             let body = #"{"p_tag": "\#(tag)", "p_seconds": \#(round == 0 ? "0.3" : "0")}"#
             let replies = try crowd.send { _ in
                 HTTPRequest(
                     method: "POST", path: "/api/services/idem_record/execute",
-                    headers: ["content-type": "application/json", "idempotency-key": key], body: Array(body.utf8))
+                    headers: [
+                        "content-type": "application/json", "idempotency-key": key, "authorization": authorization,
+                    ], body: Array(body.utf8))
             }
             #expect(try world.calls(tag) == 1, "round \(round)")
             #expect(try world.executions(key: key) == 1, "round \(round)")

@@ -40,6 +40,7 @@ import Testing
                 ["demo", "GetOrder", "t", "volatile", "false"], ["demo", "get_customer", "t", "volatile", "false"],
             ])
 
+        let authorization = try Fixture.executorAuthorization(on: connection)
         let configuration = try ConfigurationStore.load(from: connection)
         let service = try #require(configuration.services["get_order"])
         #expect(service.procedure == QualifiedName(schema: "demo", name: "GetOrder"))
@@ -49,14 +50,16 @@ import Testing
             handler.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/get_order/execute",
-                    headers: ["content-type": "application/json"], body: Array("{}".utf8))))
+                    headers: ["content-type": "application/json", "authorization": authorization],
+                    body: Array("{}".utf8))))
         #expect(order.status == 200, "\(order.text)")
         #expect(order.data == .string("mixed"))
         let customer = Reply(
             handler.handle(
                 HTTPRequest(
                     method: "POST", path: "/api/services/customer_get/execute",
-                    headers: ["content-type": "application/json"], body: Array(#"{"p_id": 42}"#.utf8))))
+                    headers: ["content-type": "application/json", "authorization": authorization],
+                    body: Array(#"{"p_id": 42}"#.utf8))))
         #expect(customer.status == 200, "\(customer.text)")
         #expect(customer.data?.arrayValue?.first?["id"] == .number("42"))
     }

@@ -12,20 +12,21 @@ import Testing
         (.internalError, 500), (.conflict, 409), (.poolUnavailable, 502), (.auditUnavailable, 503), (.circuitOpen, 503),
         (.idempotencyKeyInvalid, 400), (.idempotencyKeyMismatch, 422), (.idempotencyKeyInUse, 409),
         (.resultTooLarge, 502), (.sagaNotCompensable, 409),
+        (.rateLimited, 429),
     ])
     func everyCodeHasItsStatus(code: APIError.Code, status: Int) {
         #expect(code.httpStatus == status)
     }
 
     @Test func everyCodeIsCovered() {
-        #expect(APIError.Code.allCases.count == 21)
+        #expect(APIError.Code.allCases.count == 22)
         #expect(
             Set(APIError.Code.allCases.map(\.rawValue)) == [
                 "INVALID_PARAMETERS", "SERVICE_NOT_FOUND", "SP_EXECUTION_FAILED", "DB_CONNECTION_FAILED", "TIMEOUT",
                 "UNAUTHORIZED", "FORBIDDEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "NOT_FOUND",
                 "METHOD_NOT_ALLOWED", "INTERNAL_ERROR", "CONFLICT", "POOL_UNAVAILABLE",
                 "AUDIT_UNAVAILABLE", "CIRCUIT_OPEN", "IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_MISMATCH",
-                "IDEMPOTENCY_KEY_IN_USE", "RESULT_TOO_LARGE", "SAGA_NOT_COMPENSABLE",
+                "IDEMPOTENCY_KEY_IN_USE", "RESULT_TOO_LARGE", "SAGA_NOT_COMPENSABLE", "RATE_LIMITED",
             ])
     }
 

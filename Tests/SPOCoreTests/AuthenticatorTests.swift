@@ -18,21 +18,48 @@ import Testing
         #expect(admin.key != APIKey.generate(name: "ops", role: .admin, grants: []).key)
     }
 
-    @Test func withoutAnyKeyCallersAreAnonymous() throws {
+    /// Fails closed: no header is an anonymous caller whether or not keys exist (a fresh install
+    /// included), and anonymous callers may execute public services only.
+    @Test func withoutAKeyCallersAreAnonymousAndReachOnlyPublicServices() throws {
         #expect(try Authenticator.principal(authorization: nil, keys: [:]).get() == .anonymous)
-        #expect(Principal.anonymous.mayExecute("anything"))
+        #expect(try Authenticator.principal(authorization: "", keys: keys).get() == .anonymous)
+        #expect(!Principal.anonymous.mayExecute("anything"))
+        var service = ServiceDefinition(
+            name: "s", connection: "c", procedure: QualifiedName(schema: "a", name: "b"), resultShape: .scalar,
+            parameters: [])
+        #expect(!Principal.anonymous.mayCall(service))
+        service.isPublic = true
+        #expect(Principal.anonymous.mayCall(service))
+        let reports = Principal(name: "reports", key: executor.record)
+        #expect(!reports.mayCall(service), "a key's grants decide, public or not")
     }
 
-    @Test func onceKeysExistAValidBearerKeyIsRequired() {
-        for header in [
-            nil, "", "Basic abc", "Bearer", "Bearer nonsense",
-            "Bearer spo_00000000_" + String(repeating: "0", count: 32),
-        ] {
-            guard case .failure(let error) = Authenticator.principal(authorization: header, keys: keys) else {
-                Issue.record("accepted \(header ?? "no header")")
-                continue
+    @Test func whatEachCallerMayCallOfTheTable() {
+        let reports = Principal(name: "reports", key: executor.record)
+        let ops = Principal(name: "ops", key: admin.record)
+        for endpoint in EndpointTable.all {
+            switch endpoint.access {
+            case .anyone, .service:
+                #expect(Principal.anonymous.mayCall(endpoint) && reports.mayCall(endpoint) && ops.mayCall(endpoint))
+            case .caller:
+                #expect(!Principal.anonymous.mayCall(endpoint) && reports.mayCall(endpoint) && ops.mayCall(endpoint))
+            case .admin:
+                #expect(!Principal.anonymous.mayCall(endpoint) && !reports.mayCall(endpoint) && ops.mayCall(endpoint))
             }
-            #expect(error.code == .unauthorized)
+        }
+    }
+
+    @Test func aPresentedKeyMustBeValid() {
+        for header in [
+            "Basic abc", "Bearer", "Bearer nonsense", "Bearer spo_00000000_" + String(repeating: "0", count: 32),
+        ] {
+            for known in [keys, [:]] {
+                guard case .failure(let error) = Authenticator.principal(authorization: header, keys: known) else {
+                    Issue.record("accepted \(header)")
+                    continue
+                }
+                #expect(error.code == .unauthorized)
+            }
         }
     }
 

@@ -54,10 +54,29 @@ import Testing
         #expect(match("POST", "/api/services/s1/execute/") == found(.executeService, ["s1"]))
     }
 
-    @Test(arguments: ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "post"])
-    func executeOnlyAllowsPost(method: String) {
-        #expect(match(method, "/api/services/s/execute") == .methodNotAllowed(allowed: "POST"))
-        #expect(match(method, "/api/execute") == .methodNotAllowed(allowed: "POST"))
+    @Test(arguments: ["GET", "PUT", "DELETE", "PATCH", "HEAD", "options", "post"])
+    func executeOnlyAllowsPostAndThePreflight(method: String) {
+        #expect(match(method, "/api/services/s/execute") == .methodNotAllowed(allowed: "POST, OPTIONS"))
+        #expect(match(method, "/api/execute") == .methodNotAllowed(allowed: "POST, OPTIONS"))
+    }
+
+    /// OPTIONS is answered (a CORS preflight, or the path's methods) exactly where browsers may call
+    /// across origins, and is a 405 like any other method everywhere else.
+    @Test func optionsIsThePreflightOfCrossOriginPathsOnly() {
+        let execute = EndpointTable.endpoint(.executeService)
+        #expect(match("OPTIONS", "/api/services/s/execute") == .preflight(execute, allowed: "POST, OPTIONS"))
+        #expect(
+            match("OPTIONS", "/api/execute")
+                == .preflight(EndpointTable.endpoint(.executeEnvelope), allowed: "POST, OPTIONS"))
+        #expect(
+            match("OPTIONS", "/api/executions/x")
+                == .preflight(EndpointTable.endpoint(.getExecution), allowed: "GET, HEAD, OPTIONS"))
+        #expect(match("OPTIONS", "/api/services") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
+        #expect(match("OPTIONS", "/api/health") == .methodNotAllowed(allowed: "GET, HEAD"))
+        #expect(match("OPTIONS", "/api/nothing") == .notFound)
+        for endpoint in EndpointTable.all where endpoint.isCrossOrigin {
+            #expect(endpoint.access != .admin && endpoint.access != .anyone)
+        }
     }
 
     @Test(arguments: ["POST", "PUT", "DELETE", "get"])
@@ -100,7 +119,7 @@ import Testing
         #expect(match("PUT", "/api/connections/c") == found(.replaceConnection, ["c"]))
         #expect(match("DELETE", "/api/retry-policies/p") == found(.deleteRetryPolicy, ["p"]))
         #expect(match("DELETE", "/api/services") == .methodNotAllowed(allowed: "GET, HEAD, POST"))
-        #expect(match("DELETE", "/api/executions/x") == .methodNotAllowed(allowed: "GET, HEAD"))
+        #expect(match("DELETE", "/api/executions/x") == .methodNotAllowed(allowed: "GET, HEAD, OPTIONS"))
         #expect(match("POST", "/api/errors/r") == .methodNotAllowed(allowed: "GET, HEAD"))
     }
 
@@ -112,7 +131,7 @@ import Testing
         #expect(match("POST", "/api/executions/status") == found(.executionStatuses))
         #expect(EndpointTable.endpoint(.executionStatuses).access == .caller)
         // The literal path wins over {id}: no execution is called "status".
-        #expect(match("GET", "/api/executions/status") == .methodNotAllowed(allowed: "POST"))
+        #expect(match("GET", "/api/executions/status") == .methodNotAllowed(allowed: "POST, OPTIONS"))
         #expect(match("GET", "/api/executions/0193") == found(.getExecution, ["0193"]))
     }
 

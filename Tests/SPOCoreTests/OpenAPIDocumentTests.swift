@@ -290,7 +290,8 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         let responses = try #require(execute("rows")?["responses"])
         #expect(
             keys(responses) == [
-                "200", "202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
+                "200", "202", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "502", "503",
+                "504",
             ])
         // Each beside what an Idempotency-Key answers with the same status.
         #expect(
@@ -322,7 +323,8 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
         // Both defaults of 422 are redirected: it is left to an Idempotency-Key used for another call.
         #expect(
             keys(responses) == [
-                "200", "202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "502", "503", "504",
+                "200", "202", "400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "502", "503",
+                "504",
             ])
         #expect(responses["422"] == .object(["$ref": .string("#/components/responses/IdempotencyKeyMismatch")]))
         #expect(
@@ -429,7 +431,7 @@ private func keys(_ value: JSONValue?) -> [String] { value?.members?.map(\.key) 
                 == [
                     "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
                     "retry_policy", "errors", "enabled", "idempotent", "idempotency", "idempotency_ttl_s",
-                    "result_shape", "id", "version", "members", "steps",
+                    "result_shape", "id", "version", "members", "steps", "public",
                 ])
         #expect(schema?["additionalProperties"] == .bool(false))
         let parameter = document["components"]?["schemas"]?["ServiceParameter"]

@@ -113,6 +113,28 @@ private let fullService = """
             ])
     }
 
+    @Test func publicIsFalseUnlessSaidAndRoundTrips() throws {
+        let plain = try ServiceDocument.draft(
+            from: json(#"{"name": "s", "connection": "demo", "procedure": "demo.f"}"#))
+        #expect(!plain.isPublic)
+        let open = try ServiceDocument.draft(
+            from: json(#"{"name": "s", "connection": "demo", "procedure": "demo.f", "public": true}"#))
+        #expect(open.isPublic)
+        let bad = problems { () throws(ConfigurationError) in
+            try ServiceDocument.draft(
+                from: json(#"{"name": "s", "connection": "demo", "procedure": "demo.f", "public": "yes"}"#))
+        }
+        #expect(bad == ["service.public: must be true or false"])
+        var service = ServiceDefinition(
+            name: "s", connection: "demo", procedure: QualifiedName(schema: "demo", name: "f"), resultShape: .scalar,
+            parameters: [])
+        #expect(ServiceDocument.document(for: service)["public"] == .bool(false))
+        service.isPublic = true
+        let written = ServiceDocument.document(for: service)
+        #expect(written["public"] == .bool(true))
+        #expect(try ServiceDocument.draft(from: written).isPublic)
+    }
+
     @Test func nullOptionalFieldsMeanTheirDefaults() throws {
         let draft = try ServiceDocument.draft(
             from: json(

@@ -122,6 +122,7 @@ private func shippedSiteFile() throws -> String {
             found.append((status, String(code)))
         }
         #expect(found.contains { $0.1 == "POOL_UNAVAILABLE" })
+        #expect(found.contains { $0 == (429, "RATE_LIMITED") })
         for (status, code) in found {
             let known = APIError.Code(rawValue: code)
             #expect(known != nil, "nginx answers \(code), which is not an API error code")

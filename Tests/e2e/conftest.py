@@ -92,8 +92,9 @@ def spo():
     process = subprocess.Popen(
         [binary, "dev", "--state-dir", state_dir, "--port", str(http_port), "--pg-port", str(pg_port)],
         cwd=str(REPO), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        # A browser origin allowed to call the gateway endpoints (test_cors.py).
+        env={**os.environ, **secrets.environment, "SPO_CORS_ORIGINS": e2e_support.CORS_ORIGIN},
         start_new_session=True,  # Ctrl-C on pytest must not reach it before the teardown does
-        env={**os.environ, **secrets.environment},
     )
     base_url = f"http://127.0.0.1:{http_port}"
     instance = Instance(base_url=base_url, state_dir=state_dir, env={}, http_port=http_port, pg_port=pg_port,

@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The local instance requires an API key (spo dev creates an admin key); the session fixture puts
 # it here and every request of the suite carries it unless the test sends its own Authorization.
 AUTH: dict[str, str] = {}
+# The one browser origin the suite's instance allows (SPO_CORS_ORIGINS).
+CORS_ORIGIN = "https://gateway.example.test"
 
 
 def authorize_requests(base_url: str):

@@ -11,11 +11,13 @@ import requests
 from e2e_support import SECURITY_HEADERS, UUID_RE, correlation_id, wait_for
 
 SERVICE_KEYS = {"id", "name", "description", "kind", "connection", "procedure", "parameters", "timeout_ms",
-                "retry_policy", "enabled", "idempotent", "result_shape", "version", "idempotency", "idempotency_ttl_s"}
-# A composite has no connection, routine or result shape of its own: its members or steps.
+                "retry_policy", "enabled", "idempotent", "result_shape", "version", "idempotency", "idempotency_ttl_s",
+                "public"}
+# A composite has no connection, routine or result shape of its own: its members or steps (and is
+# never public: README, Composite services).
 COMPOSITE_KEYS = {
-    "parallel": SERVICE_KEYS - {"connection", "procedure", "result_shape", "retry_policy"} | {"members"},
-    "saga": SERVICE_KEYS - {"connection", "procedure", "result_shape", "idempotent"} | {"steps"},
+    "parallel": SERVICE_KEYS - {"connection", "procedure", "result_shape", "retry_policy", "public"} | {"members"},
+    "saga": SERVICE_KEYS - {"connection", "procedure", "result_shape", "idempotent", "public"} | {"steps"},
 }
 SUMMARY_KEYS = {"id", "service", "status", "http_status", "error_code", "attempts", "duration_ms", "user",
                 "correlation_id", "reprocess_of", "started_at", "finished_at"}

@@ -40,7 +40,8 @@ def _put_demo(spo, document) -> requests.Response:
 def test_a_connection_in_use_is_not_rewritten_to_settings_that_miss_its_services(spo):
     original = _demo(spo)
     try:
-        for change in ({"password_from": "env:SPO_NO_SUCH_VARIABLE_" + uuid.uuid4().hex[:8]},
+        for change in (# A variable the pool may read, holding another role's password.
+                       {"password_from": "env:" + spo.secrets.variable},
                        {"conninfo": original["conninfo"].replace("dbname=demo", "dbname=spo")},
                        {"conninfo": original["conninfo"].replace("dbname=demo", "dbname=no_such_database")}):
             refused = _put_demo(spo, {**original, **change})

@@ -25,7 +25,7 @@ def _post(spo, service: str, key: str | None, body=None):
 
 def test_calls_without_a_valid_key_are_refused(spo):
     for key, expected in ((None, "send an API key"), ("spo_00000000_" + "0" * 32, "not valid"), ("nonsense", "not valid")):
-        response = _post(spo, "customer_count", key)
+        response = _post(spo, "customer_get", key, {"p_id": 1})
         assert response.status_code == 401, response.text
         assert response.headers["WWW-Authenticate"] == "Bearer"
         error = response.json()["error"]

@@ -62,9 +62,11 @@ def test_a_silent_target_times_out_within_its_timeout_while_others_answer(pool):
                         {"name": service, "connection": connection, "procedure": "demo.get_customer",
                          "parameters": "discover", "timeout_ms": 1000, "retry_policy": "default"})
         assert created.status_code == 201, created.text
-        moved = _call(pool, "PUT", f"/api/connections/{connection}",
-                      {"conninfo": f"host=127.0.0.1 port={listener.port} dbname=demo user=nobody"})
-        assert moved.status_code == 200, moved.text
+        # The API refuses to move a connection in use where its services' routines cannot be
+        # found (README: connections), so the move is made in the control database, as a target
+        # that stops answering later would be found.
+        pool.psql(f"UPDATE spo.connection SET conninfo = 'host=127.0.0.1 port={listener.port} dbname=demo "
+                  f"user=nobody' WHERE name = '{connection}'")
 
         # Every worker answers TIMEOUT within the timeout and a margin, once it has the change.
         for slot in sorted(pool.workers()):

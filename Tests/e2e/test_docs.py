@@ -49,18 +49,28 @@ def test_swagger_ui_renders_the_live_services_and_runs_one_in_a_browser(spo, bro
     block = "#operations-services-execute_customer_count"
     browser.get(spo.url("/docs/"))
     wait = WebDriverWait(browser, 20)
-    operation = wait.until(seen.presence_of_element_located(
+
+    def titles():
+        return {element.get_attribute("data-path")
+                for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+
+    # Without a key the document lists what anyone may call: the public services and endpoints.
+    wait.until(seen.presence_of_element_located(
         (By.CSS_SELECTOR, f"{block} [data-path='/api/services/customer_count/execute']")))
-    titles = {element.get_attribute("data-path")
-              for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
-    assert {"/api/services/customer_get/execute", "/api/executions", "/api/openapi.json"} <= titles
+    assert {"/api/services/customer_count/execute", "/api/health", "/api/openapi.json"} <= titles()
+    assert "/api/services/customer_get/execute" not in titles() and "/api/executions" not in titles()
 
     browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
     key_input = wait.until(seen.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input")))
     key_input.send_keys(AUTH["Authorization"].removeprefix("Bearer "))
     browser.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper button.authorize").click()
-    browser.find_element(By.CSS_SELECTOR, ".btn-done").click()
+    wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, ".btn-done"))).click()
+    # Authorizing fetches the document again with the key: the admin key's view is everything.
+    WebDriverWait(browser, 20).until(lambda _: "/api/executions" in titles())
+    assert {"/api/services/customer_get/execute", "/api/executions", "/api/openapi.json"} <= titles()
 
+    operation = wait.until(seen.element_to_be_clickable(
+        (By.CSS_SELECTOR, f"{block} [data-path='/api/services/customer_count/execute']")))
     operation.click()
     wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, f"{block} .try-out__btn"))).click()
     wait.until(seen.element_to_be_clickable((By.CSS_SELECTOR, f"{block} .execute"))).click()

@@ -166,7 +166,7 @@ def configuration_round_trips(instance: Instance):
         f.write(exported)
     instance.spo("services", "import", path, "--control", instance.env["SPO_CONTROL_DB"])
     for slot in instance.workers():
-        served = fastcgi(instance.direct_path(slot), "GET", "/api/openapi.json")
+        served = fastcgi(instance.direct_path(slot), "GET", "/api/openapi.json", headers=admin(instance))
         assert served.status == 200, (slot, served.body[:500])
     health = requests.get(instance.url("/api/health/services"), headers=admin(instance), timeout=30)
     assert health.status_code == 200, health.text

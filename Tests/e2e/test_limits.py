@@ -238,6 +238,8 @@ def test_five_million_rows_leave_the_worker_bounded_and_serving(spo):
     assert row == "failed|RESULT_TOO_LARGE|502"
     small = spo.execute("e2e_many_rows", {"p_count": 3})
     assert small.status_code == 200 and small.json()["data"] == [1, 2, 3]
+    # Gone again, so the suite's document lists only the examples (test_openapi.py).
+    assert requests.delete(spo.url("/api/services/e2e_many_rows"), timeout=30).status_code in (200, 204)
 
 
 # ------------------------------------------------------------------------------------------------

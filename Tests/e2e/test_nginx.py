@@ -123,7 +123,7 @@ def test_errors_have_the_spec_shape(spo):
 def test_get_on_an_execute_path_is_405(spo):
     response = requests.get(spo.url("/api/services/customer_get/execute"), timeout=30)
     assert_error_shape(response, 405, "METHOD_NOT_ALLOWED")
-    assert response.headers.get("Allow") == "POST"
+    assert response.headers.get("Allow") == "POST, OPTIONS"  # OPTIONS: the CORS preflight
     assert_security_headers(response)
 
 

@@ -41,9 +41,18 @@ def test_every_documented_operation_is_answered(spo, operations):
                 assert not error["message"].startswith("no such endpoint"), f"{method} {path}: {error}"
 
 
+# The paths browsers may call across origins also take OPTIONS (the CORS preflight).
+CROSS_ORIGIN = re.compile(r"^/api/(services/[^/]+/execute|execute|executions/\{id\}|executions/status|sagas/\{id\})$")
+
+
 def test_other_methods_on_documented_paths_are_405_with_allow(spo, operations):
     for path, methods in operations.items():
         expected = set(methods) | ({"HEAD"} if "GET" in methods else set())
+        if CROSS_ORIGIN.match(path):
+            expected.add("OPTIONS")
+            preflight = requests.options(spo.url(concrete(path)), timeout=15)
+            assert preflight.status_code == 204, f"OPTIONS {path} answered {preflight.status_code}"
+            assert {m.strip() for m in preflight.headers["Allow"].split(",")} == expected
         for method in METHODS:
             if method in methods:
                 continue

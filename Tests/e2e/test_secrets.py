@@ -71,11 +71,12 @@ def _files_holding(root: str, values: list[str]) -> list[str]:
 def test_passwords_and_sensitive_values_appear_nowhere(pool):
     secrets = pool.secrets
     tag = uuid.uuid4().hex[:8]
-    schema, role_file, role_env = f"sec_{tag}", f"sec_file_{tag}", f"sec_env_{tag}"
+    schema, role_file, role_env, role_bad = f"sec_{tag}", f"sec_file_{tag}", f"sec_env_{tag}", f"sec_login_{tag}"
     answers = Answers()
     _psql_stdin(pool, f"""
         CREATE ROLE {role_file} LOGIN PASSWORD {_literal(secrets.file_value)};
         CREATE ROLE {role_env} LOGIN PASSWORD {_literal(secrets.variable_value)};
+        CREATE ROLE {role_bad} LOGIN PASSWORD {_literal(secrets.variable_value)};
         CREATE SCHEMA {schema};
         CREATE FUNCTION {schema}.check_card(p_card text, p_amount integer) RETURNS boolean
             LANGUAGE plpgsql AS $$
@@ -84,16 +85,16 @@ def test_passwords_and_sensitive_values_appear_nowhere(pool):
                 RETURN length(p_card) = 16;
             END $$;
         CREATE FUNCTION {schema}.twice(p_amount integer) RETURNS integer LANGUAGE sql AS 'SELECT p_amount * 2';
-        GRANT USAGE ON SCHEMA {schema} TO {role_file}, {role_env};
-        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role_file}, {role_env};
+        GRANT USAGE ON SCHEMA {schema} TO {role_file}, {role_env}, {role_bad};
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {role_file}, {role_env}, {role_bad};
         """, db="demo")
     env = pool.env
     target = f"host={env['PGHOST']} port={env['PGPORT']} dbname=demo"
     connections = {
         f"sec-file-{tag}": (f"{target} user={role_file}", f"file:{secrets.file_name}"),
         f"sec-env-{tag}": (f"{target} user={role_env}", f"env:{secrets.variable}"),
-        # Made right for its service's check, then pointed at a role whose password is not this.
-        f"sec-bad-{tag}": (f"{target} user={role_env}", f"env:{secrets.variable}"),
+        # Made right for its service's check; then its role's password changes under it.
+        f"sec-bad-{tag}": (f"{target} user={role_bad}", f"env:{secrets.variable}"),
     }
     services = []
     try:
@@ -164,23 +165,25 @@ def test_passwords_and_sensitive_values_appear_nowhere(pool):
         finished = _poll(pool, answers, accepted.json()["execution_id"])
         assert finished["status"] == "succeeded" and finished["data"] == 42, finished
         # A login that fails tells the client nothing about the host, user or reference.
-        moved = answers.keep(requests.put(pool.url(f"/api/connections/sec-bad-{tag}"), timeout=30, json={
-            "conninfo": f"{target} user={role_file}", "password_from": f"env:{secrets.variable}"}))
-        assert moved.status_code == 200, moved.text
+        # (A connection in use cannot be rewritten to settings that fail: the password changes
+        # in the database instead, and the sessions already open are ended.)
+        _psql_stdin(pool, f"ALTER ROLE {role_bad} PASSWORD {_literal('changed' + tag)}; "
+                          f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role_bad}';",
+                    db="demo")
         seen: list[requests.Response] = []
 
         def refused_login():
             seen.append(answers.keep(pool.execute(f"sec_bad_{tag}", {"p_amount": 1})))
             return seen[-1].status_code == 503
 
-        wait_for(refused_login, 15, interval=0.2, message="the moved connection on every worker")
+        wait_for(refused_login, 15, interval=0.2, message="the changed password on every worker")
         bad = seen[-1]
         assert bad.status_code == 503 and bad.json()["error"]["code"] == "DB_CONNECTION_FAILED", bad.text
-        for leak in (role_file, env["PGHOST"], env["PGPORT"], secrets.variable, "password authentication"):
+        for leak in (role_bad, env["PGHOST"], env["PGPORT"], secrets.variable, "password authentication"):
             assert leak not in bad.text, (leak, bad.text)
         assert bad.json()["error"]["details"] == [{"sqlstate": "08001", "message": "could not connect to the database"}]
         error = answers.keep(requests.get(pool.url(f"/api/errors/{bad.json()['error']['reference']}"), timeout=10))
-        assert error.status_code == 200 and role_file not in error.text, error.text
+        assert error.status_code == 200 and role_bad not in error.text, error.text
         for execution in (failed_id, rerun.json()["execution_id"]):
             answers.keep(requests.get(pool.url(f"/api/executions/{execution}"), timeout=10))
         answers.keep(requests.get(pool.url("/api/executions?limit=50"), timeout=10))
@@ -219,5 +222,5 @@ def test_passwords_and_sensitive_values_appear_nowhere(pool):
             requests.delete(pool.url(f"/api/services/{name}"), timeout=30)
         for name in connections:
             requests.delete(pool.url(f"/api/connections/{name}"), timeout=30)
-        _psql_stdin(pool, f"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP OWNED BY {role_file}, {role_env}; "
-                          f"DROP ROLE {role_file}; DROP ROLE {role_env};", db="demo")
+        _psql_stdin(pool, f"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP OWNED BY {role_file}, {role_env}, {role_bad}; "
+                          f"DROP ROLE {role_file}; DROP ROLE {role_env}; DROP ROLE {role_bad};", db="demo")

@@ -2,26 +2,24 @@
 public struct Principal: Sendable, Equatable {
     /// The audit user: the key's name, or `anonymous`.
     public var name: String
-    /// Nil for anonymous callers (allowed only while no API key exists).
+    /// Nil for anonymous callers, who may execute only services marked `"public": true`.
     public var key: APIKey?
 
     public static let anonymous = Principal(name: "anonymous", key: nil)
 
-    /// Whether this caller may execute `service`.
-    public func mayExecute(_ service: String) -> Bool { key?.mayExecute(service) ?? true }
+    /// Whether this caller's key may execute `service` (false without a key: see `mayCall`).
+    public func mayExecute(_ service: String) -> Bool { key?.mayExecute(service) ?? false }
 }
 
 /// Checks bearer keys against the keys of the configuration snapshot.
 public enum Authenticator {
-    /// The caller behind `authorization` (the header's value). While no key exists at all the API
-    /// is open and callers are `anonymous`; once one exists, every call needs a valid key.
+    /// The caller behind `authorization` (the header's value): `anonymous` without one — whether
+    /// or not keys exist, so a fresh install is as closed as a configured one (what an anonymous
+    /// caller may reach is decided per endpoint and service) —, else the key's, or a refusal.
     public static func principal(
         authorization: String?, keys: [String: APIKey]
     ) -> Result<Principal, APIError> {
-        guard let authorization, !authorization.isEmpty else {
-            if keys.isEmpty { return .success(.anonymous) }
-            return .failure(APIError(.unauthorized, "send an API key: Authorization: Bearer <key>"))
-        }
+        guard let authorization, !authorization.isEmpty else { return .success(.anonymous) }
         guard let presented = presentedKey(authorization) else {
             return .failure(APIError(.unauthorized, "the Authorization header must be: Bearer <key>"))
         }

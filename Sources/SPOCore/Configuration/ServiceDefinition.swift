@@ -49,6 +49,8 @@ public struct ServiceDefinition: Sendable, Equatable {
     public var members: [ParallelMember] = []
     /// The steps of a `saga` service (nil for every other kind).
     public var saga: SagaDefinition?
+    /// `"public": true`: anyone may execute it without an API key; every other service needs one.
+    public var isPublic = false
 
     public init(
         id: Int64 = 0, name: String, description: String = "", enabled: Bool = true, kind: Kind = .procedure,

@@ -42,6 +42,8 @@ public enum ServiceDocument {
         public var members: [ParallelMember] = []
         /// The steps of a `saga` service (nil for every other kind).
         public var saga: SagaDefinition?
+        /// `"public": true`: callable without an API key (the only way to allow anonymous calls).
+        public var isPublic = false
     }
 
     // MARK: - Reading
@@ -92,6 +94,7 @@ public enum ServiceDocument {
             }
         }
         draft.idempotent = reader.bool("idempotent", default: false)
+        draft.isPublic = reader.bool("public", default: false)
         let modeText = reader.string("idempotency", default: IdempotencyMode.optional.rawValue) ?? ""
         if let mode = IdempotencyMode(rawValue: modeText) {
             draft.idempotency = mode
@@ -106,7 +109,7 @@ public enum ServiceDocument {
         }
         try reader.finish(allowed: [
             "name", "description", "enabled", "kind", "connection", "procedure", "parameters", "timeout_ms", "errors",
-            "idempotent", "idempotency", "idempotency_ttl_s", "members",
+            "idempotent", "idempotency", "idempotency_ttl_s", "members", "public",
             // What the server adds to a document it answers: accepted and ignored, so a document
             // read with GET can be changed and sent back with PUT.
             "retry_policy", "result_shape", "id", "version",
@@ -276,7 +279,8 @@ public enum ServiceDocument {
             .init("parameters", .array(service.parameters.map(document(for:)))),
             .init("timeout_ms", .number(service.timeoutMilliseconds)),
             .init("retry_policy", service.retryPolicy.map(JSONValue.string) ?? .null),
-            .init("enabled", .bool(service.enabled)), .init("idempotent", .bool(service.idempotent)),
+            .init("enabled", .bool(service.enabled)), .init("public", .bool(service.isPublic)),
+            .init("idempotent", .bool(service.idempotent)),
             .init("idempotency", .string(service.idempotency.rawValue)),
             .init("idempotency_ttl_s", .number(service.idempotencyTTLSeconds)),
             .init("result_shape", .string(service.resultShape.rawValue)),

@@ -29,7 +29,10 @@ public final class Endpoint: Sendable {
     public enum Access: Sendable {
         /// No key: probes and the API's own description.
         case anyone
-        /// Any valid key once keys exist; what a key may execute is checked per service.
+        /// Executing a service: a key granted it, or no key for a service marked `"public": true`
+        /// (checked per service, once the handler knows which).
+        case service
+        /// Any valid key; anonymous callers are refused.
         case caller
         /// Admin keys only, even while no key exists.
         case admin
@@ -82,13 +85,17 @@ public final class Endpoint: Sendable {
         self.errors = errors
     }
 
+    /// Whether browsers of other origins may call it (when a CORS policy allows their origin):
+    /// what gateway clients call — executions and reading them back —, never administration.
+    public var isCrossOrigin: Bool { access == .service || access == .caller }
+
     /// The errors any endpoint with `access` can answer: a key is checked, and administration
     /// reads and writes the control database on every call.
     public var commonErrors: [APIError.Code] {
         switch access {
-        case .anyone: [.internalError]
-        case .caller: [.unauthorized, .forbidden, .internalError]
-        case .admin: [.unauthorized, .forbidden, .internalError, .dbConnectionFailed]
+        case .anyone: [.internalError, .rateLimited]
+        case .service, .caller: [.unauthorized, .forbidden, .internalError, .rateLimited]
+        case .admin: [.unauthorized, .forbidden, .internalError, .dbConnectionFailed, .rateLimited]
         }
     }
 }

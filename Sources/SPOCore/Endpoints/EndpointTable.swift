@@ -60,15 +60,26 @@ public enum EndpointTable {
             if let first = matches.first, first.arguments.count > arguments.count { matches.removeAll() }
             matches.append((endpoint, arguments))
         }
-        var allowed: [HTTPMethod] = []
+        var allowed: [String] = []
+        var crossOrigin: Endpoint?
         for (endpoint, arguments) in matches {
             if endpoint.method.answers(method) { return .found(endpoint, arguments: arguments) }
-            allowed.append(endpoint.method)
-            if endpoint.method == .get { allowed.append(.head) }
+            allowed.append(endpoint.method.rawValue)
+            if endpoint.method == .get { allowed.append(HTTPMethod.head.rawValue) }
+            if endpoint.isCrossOrigin { crossOrigin = endpoint }
         }
         if allowed.isEmpty { return .notFound }
-        return .methodNotAllowed(allowed: allowed.map(\.rawValue).joined(separator: ", "))
+        // Browsers send a CORS preflight before calling these across origins: OPTIONS is one of
+        // their methods, answered by the handler (with or without a CORS policy).
+        if let crossOrigin {
+            allowed.append(Self.options)
+            if method == Self.options { return .preflight(crossOrigin, allowed: allowed.joined(separator: ", ")) }
+        }
+        return .methodNotAllowed(allowed: allowed.joined(separator: ", "))
     }
+
+    /// The method of a CORS preflight; not an `HTTPMethod`, since no endpoint is declared with it.
+    static let options = "OPTIONS"
 
     /// The endpoint named `id`.
     public static func endpoint(_ id: Endpoint.ID) -> Endpoint {
@@ -105,13 +116,13 @@ extension EndpointTable {
     /// the request and response schemas of its configuration.
     static let execution: [Endpoint] = [
         Endpoint(
-            .executeEnvelope, .post, "/api/execute", .caller, tag: "services",
+            .executeEnvelope, .post, "/api/execute", .service, tag: "services",
             summary: "Runs the service named in the body",
             body: .init(schema: .object([:]), required: true),
             success: .init(status: 200, description: "Executed", schema: ref("schemas/ExecutionResult")),
             errors: executionErrors),
         Endpoint(
-            .executeService, .post, "/api/services/{name}/execute", .caller, tag: "services",
+            .executeService, .post, "/api/services/{name}/execute", .service, tag: "services",
             summary: "Runs the service", parameters: [ref("parameters/ServiceName")],
             body: .init(schema: .object([:]), required: false),
             success: .init(status: 200, description: "Executed", schema: ref("schemas/ExecutionResult")),

@@ -39,6 +39,9 @@ public struct APIError: Error, Sendable {
         case resultTooLarge = "RESULT_TOO_LARGE"
         /// `POST /api/sagas/{id}/compensate` on a saga that is not in `compensation_failed`.
         case sagaNotCompensable = "SAGA_NOT_COMPENSABLE"
+        /// Answered by nginx, never by a worker: the caller's key or address sent more requests, or
+        /// holds more connections, than `limit_req`/`limit_conn` allow (`@spo_rate_limited`).
+        case rateLimited = "RATE_LIMITED"
 
         public var httpStatus: Int {
             switch self {
@@ -57,6 +60,7 @@ public struct APIError: Error, Sendable {
             case .conflict: 409
             case .internalError: 500
             case .poolUnavailable, .resultTooLarge: 502
+            case .rateLimited: 429
             }
         }
     }

@@ -267,6 +267,11 @@ extension OpenAPIDocument {
                             "boolean", "Running it twice is the same as once: retried even after a lost connection",
                             extra: [.init("default", .bool(false))])),
                     .init(
+                        "public",
+                        typed(
+                            "boolean", "Callable without an API key (every other service needs one)",
+                            extra: [.init("default", .bool(false))])),
+                    .init(
                         "idempotency",
                         typed(
                             "string", "required: calls without an Idempotency-Key are refused with 400",
@@ -512,6 +517,7 @@ extension OpenAPIDocument {
             case .idempotencyKeyInUse: "IdempotencyKeyInUse"
             case .resultTooLarge: "ResultTooLarge"
             case .sagaNotCompensable: "SagaNotCompensable"
+            case .rateLimited: "RateLimited"
             }
         }
 
@@ -557,6 +563,9 @@ extension OpenAPIDocument {
                     + "nothing of it was sent"
             case .sagaNotCompensable:
                 "The saga is not in compensation_failed: only a saga whose compensation kept failing is retried"
+            case .rateLimited:
+                "Answered by nginx: too many requests or connections from this API key or address; try again "
+                    + "after Retry-After seconds; reference is null"
             case .poolUnavailable:
                 "Answered by nginx: no worker of the pool was reachable, or the one handling the request died (an "
                     + "execution it started is audited as interrupted); reference is null"
@@ -575,7 +584,7 @@ extension OpenAPIDocument {
                                 .init("X-Correlation-ID", ref("headers/X-Correlation-ID")),
                                 .init("X-Execution-ID", ref("headers/X-Execution-ID")),
                             ]
-                                + (code == .circuitOpen || code == .dbConnectionFailed
+                                + (code == .circuitOpen || code == .dbConnectionFailed || code == .rateLimited
                                     ? [.init("Retry-After", ref("headers/Retry-After"))] : [])),
                         "content": .object([
                             "application/json": .object([

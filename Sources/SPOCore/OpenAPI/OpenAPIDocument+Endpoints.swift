@@ -4,8 +4,10 @@ import SPOJSON
 
 extension OpenAPIDocument {
     /// The document's paths: one per endpoint of `EndpointTable`, in its order, the execute path
-    /// spelled out once per enabled service.
-    static func paths(_ services: [ServiceDefinition]) -> [JSONValue.Member] {
+    /// spelled out once per enabled service; only the endpoints `including` keeps.
+    static func paths(_ services: [ServiceDefinition], including: (Endpoint) -> Bool = { _ in true })
+        -> [JSONValue.Member]
+    {
         var paths: [(path: String, operations: [JSONValue.Member])] = []
         func add(_ path: String, _ method: HTTPMethod, _ operation: JSONValue) {
             if let index = paths.firstIndex(where: { $0.path == path }) {
@@ -14,7 +16,7 @@ extension OpenAPIDocument {
                 paths.append((path, [.init(method.openAPIKey, operation)]))
             }
         }
-        for endpoint in EndpointTable.all {
+        for endpoint in EndpointTable.all where including(endpoint) {
             switch endpoint.id {
             case .executeService:
                 for service in services {

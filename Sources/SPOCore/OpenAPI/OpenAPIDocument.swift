@@ -14,10 +14,18 @@ public enum OpenAPIDocument {
     /// form of execution, health, this document itself and the administration endpoints.
     ///
     /// `serverURL` becomes the only server; without it the server is `/`, so the paths resolve
-    /// against wherever the document was fetched from.
-    public static func make(_ configuration: Configuration, serverURL: String? = nil) -> JSONValue {
-        let services = configuration.services.values.filter(\.enabled).sorted { $0.name < $1.name }
-        let paths = self.paths(services)
+    /// against wherever the document was fetched from. With a `caller`, only what that caller may
+    /// call: anonymous callers see the public services and endpoints, an executor key its grants.
+    public static func make(_ configuration: Configuration, serverURL: String? = nil, for caller: Principal? = nil)
+        -> JSONValue
+    {
+        let services = configuration.services.values.filter { $0.enabled && caller?.mayCall($0) != false }
+            .sorted { $0.name < $1.name }
+        let paths = self.paths(services) { endpoint in
+            guard let caller else { return true }
+            // Without a service to call, the envelope form is of no use to the caller.
+            return caller.mayCall(endpoint) && (endpoint.access != .service || !services.isEmpty)
+        }
         return .object([
             "openapi": .string(openAPIVersion),
             "info": .object([
@@ -70,7 +78,7 @@ extension OpenAPIDocument {
             "description": .string(
                 "\(composite?.explanation ?? ResultSchema.explanation(service)) Times out after \(service.timeoutMilliseconds) ms; the "
                     + "statement is then cancelled in the database."),
-            "security": bearer,
+            "security": service.isPublic ? bearerOrNone : bearer,
             "parameters": .array(Idempotency.headers(service)),
             "requestBody": .object([
                 "description": .string("The input parameters by name; an empty body is the same as {}"),
@@ -111,7 +119,7 @@ extension OpenAPIDocument {
             "description": .string(
                 "The same execution as POST /api/services/{name}/execute, with the service named in the body. The "
                     + "shape of data is that of the service's own path."),
-            "security": bearer,
+            "security": services.contains(where: \.isPublic) ? bearerOrNone : bearer,
             "parameters": .array(executionHeaders),
             "requestBody": .object([
                 "required": .bool(true),
@@ -125,6 +133,9 @@ extension OpenAPIDocument {
 
     /// An API key (`Authorization: Bearer <key>`); health and this document stay public.
     static let bearer: JSONValue = .array([.object(["bearerAuth": .array([])])])
+
+    /// A public service: callable without a key, or with one (`{}` is "no security").
+    static let bearerOrNone: JSONValue = .array([.object([:]), .object(["bearerAuth": .array([])])])
 
     /// The request headers every execution reads.
     static let executionHeaders: [JSONValue] = [
@@ -193,7 +204,8 @@ extension OpenAPIDocument {
         ]
         let fixed = [
             ("400", "InvalidParameters"), ("401", "Unauthorized"), ("403", "Forbidden"), ("404", "ServiceNotFound"),
-            ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("500", "InternalError"),
+            ("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType"), ("429", "RateLimited"),
+            ("500", "InternalError"),
             ("502", "ExecutionFailed"), ("503", "DatabaseUnavailable"), ("504", "Timeout"),
         ].map { JSONValue.Member($0.0, Components.ref("responses/\($0.1)")) }
         return .object(ExecutionFailures.merged(Idempotency.responses(responses + fixed), failures))

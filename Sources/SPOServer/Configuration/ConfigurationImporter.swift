@@ -313,7 +313,7 @@ public struct ConfigurationImporter {
                 WITH s AS (
                     UPDATE spo.service SET description = $2, enabled = $3, kind = $4, connection = $5,
                         timeout_ms = $6, retry_policy = $7, composite = NULL
-                    WHERE name = $1 AND version = $20
+                    WHERE name = $1 AND version = $21
                     RETURNING id)
                 """ + configurationWrite, values(draft, routine, parameters) + [String(version)])
             if written.affectedRows == 0 {
@@ -331,8 +331,8 @@ public struct ConfigurationImporter {
 
         INSERT INTO spo.service_configuration (service_id, procedure, result_shape, parameters, error_statuses,
             procedure_schema, procedure_name, procedure_argument_types, procedure_arguments, volatility, idempotent,
-            idempotency, idempotency_ttl_s)
-        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::int FROM s
+            idempotency, idempotency_ttl_s, public)
+        SELECT id, $8, $9, $10::jsonb, $11::jsonb, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::int, $20 FROM s
         ON CONFLICT (service_id) DO UPDATE SET procedure = EXCLUDED.procedure,
             result_shape = EXCLUDED.result_shape, parameters = EXCLUDED.parameters,
             error_statuses = EXCLUDED.error_statuses,
@@ -340,7 +340,7 @@ public struct ConfigurationImporter {
             procedure_argument_types = EXCLUDED.procedure_argument_types,
             procedure_arguments = EXCLUDED.procedure_arguments, volatility = EXCLUDED.volatility,
             idempotent = EXCLUDED.idempotent, idempotency = EXCLUDED.idempotency,
-            idempotency_ttl_s = EXCLUDED.idempotency_ttl_s, updated_at = now()
+            idempotency_ttl_s = EXCLUDED.idempotency_ttl_s, public = EXCLUDED.public, updated_at = now()
         """
 
     private static func values(
@@ -355,6 +355,7 @@ public struct ConfigurationImporter {
             routine.name.schema, routine.name.name, routine.argumentTypes,
             JSONValue.array(routine.arguments.map(\.document)).serialized(), routine.volatility.rawValue,
             draft.idempotent ? "true" : "false", draft.idempotency.rawValue, String(draft.idempotencyTTLSeconds),
+            draft.isPublic ? "true" : "false",
         ]
     }
 

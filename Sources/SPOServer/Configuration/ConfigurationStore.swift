@@ -64,7 +64,7 @@ public enum ConfigurationStore {
             SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
                    s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
                    c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
-                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, s.composite::text
+                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, s.composite::text, c.public
             FROM spo.service s LEFT JOIN spo.service_configuration c ON c.service_id = s.id
             """)
         for row in 0..<services.rowCount {
@@ -107,6 +107,7 @@ public enum ConfigurationStore {
             volatility: volatility, idempotent: result.value(row, 16) == "t", errorStatuses: errorStatuses)
         service.idempotency = idempotency
         service.idempotencyTTLSeconds = Int(result.value(row, 19) ?? "") ?? IdempotencyMode.defaultTTLSeconds
+        service.isPublic = result.value(row, 21) == "t"
         return service
     }
 

@@ -30,6 +30,14 @@ public final class RequestHandler {
     var observed: (service: String, attempts: Int)?
     /// When this worker next deletes expired idempotency keys.
     var keySweep = IdempotencyKeySweep()
+    /// How many error rows this worker writes for requests without a valid key
+    /// (`SPO_UNAUTHENTICATED_ERROR_ROWS` per second, default 10): junk cannot grow the table
+    /// without bound. Rows it does not write are counted in `/metrics`.
+    public var unauthenticatedErrorRows =
+        ErrorRowBudget.parse(ProcessInfo.processInfo.environment["SPO_UNAUTHENTICATED_ERROR_ROWS"])
+        ?? ErrorRowBudget(perSecond: ErrorRowBudget.defaultPerSecond)
+    /// Cross-origin calls from browsers (`SPO_CORS_ORIGINS`); nil when none is allowed.
+    public var cors = CORSPolicy.fromEnvironment()
     /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
     /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
     lazy var claims: ControlDatabase = {
@@ -120,13 +128,18 @@ public final class RequestHandler {
         case .found(let found, let values):
             (endpoint, arguments) = (found, values)
         case .methodNotAllowed(let allowed):
+            identifyIfKeyed(request, &context)
             return fail(
                 APIError(.methodNotAllowed, "use \(allowed) for \(request.path)"), context,
                 extraHeaders: [("Allow", allowed)])
+        case .preflight(let endpoint, let allowed):
+            return preflight(request, endpoint, allowed: allowed, context)
         case .notFound:
+            identifyIfKeyed(request, &context)
             return fail(APIError(.notFound, "no such endpoint: \(request.method) \(request.path)"), context)
         }
-        if endpoint.access != .anyone {
+        // The document is per caller: a key sent with it counts (and must be valid).
+        if endpoint.access != .anyone || endpoint.id == .openAPIDocument && request.header("authorization") != nil {
             switch authenticate(request.header("authorization")) {
             case .success(let principal):
                 context.principal = principal
@@ -135,7 +148,33 @@ public final class RequestHandler {
             }
         }
         if endpoint.access == .admin, let refusal = refuseUnlessAdmin(context) { return refusal }
-        return respond(to: endpoint.id, arguments, request, context)
+        if endpoint.access == .caller && context.principal.key == nil {
+            return fail(Principal.keyRequired, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+        }
+        let response = respond(to: endpoint.id, arguments, request, context)
+        guard let cors, endpoint.isCrossOrigin else { return response }
+        return cors.decorate(response, origin: request.header("origin"))
+    }
+
+    /// A request that matched no endpoint still counts as its key's when it carries a valid one,
+    /// so a keyed client's mistakes are always recorded (only keyless junk is budgeted).
+    private func identifyIfKeyed(_ request: HTTPRequest, _ context: inout RequestContext) {
+        guard request.header("authorization") != nil,
+            case .success(let principal) = authenticate(request.header("authorization"))
+        else { return }
+        context.principal = principal
+    }
+
+    /// `OPTIONS` on an endpoint browsers may call across origins: a CORS preflight answered by
+    /// the policy, or, without one or without `Origin`, the methods the path allows (RFC 9110).
+    private func preflight(_ request: HTTPRequest, _ endpoint: Endpoint, allowed: String, _ context: RequestContext)
+        -> HTTPResponse
+    {
+        let plain = HTTPResponse(status: 204, headers: context.headers + [("Allow", allowed)])
+        guard let cors else { return plain }
+        return cors.preflight(
+            plain, origin: request.header("origin"),
+            method: request.header("access-control-request-method"), allowed: allowed)
     }
 
     /// Every endpoint's handler: the one switch over the table's ids.
@@ -156,7 +195,9 @@ public final class RequestHandler {
         case .openAPIDocument:
             // Generated per request from the tables, so a service added or disabled shows on the very
             // next request whichever worker answers; this worker's snapshot if the database is away.
-            return .json(200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration))
+            // Each caller sees what it may call.
+            return .json(
+                200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration, for: context.principal))
         case .reprocessExecution:
             return reprocess(arguments[0], body: request.body, context)
         case .resetBreaker:
@@ -281,6 +322,7 @@ public final class RequestHandler {
 
     private func execute(serviceName: String?, body: [UInt8], envelope: Bool, _ context: RequestContext) -> HTTPResponse
     {
+        if let serviceName, let refusal = refuseAnonymous(serviceName, context) { return refusal }
         if context.idempotencyKeyIsMalformed {
             return reject(IdempotencyAnswers.malformed, serviceName, context)
         }
@@ -306,6 +348,7 @@ public final class RequestHandler {
                 return fail(.invalidParameters([problem]), context)
             }
             name = named
+            if let refusal = refuseAnonymous(named, context) { return refusal }
             parameters = document["parameters"] ?? .object([])
             let extra = (document.members ?? []).map(\.key).filter { $0 != "service" && $0 != "parameters" }
             if !extra.isEmpty {
@@ -319,7 +362,7 @@ public final class RequestHandler {
         if !tooMany.isEmpty { return reject(.invalidParameters(tooMany), name, context) }
         guard let name else { return fail(APIError(.serviceNotFound, "no service named"), context) }
         // Checked before looking the service up, so a key learns nothing about services it may not call.
-        guard context.principal.mayExecute(name) else {
+        guard context.principal.key == nil || context.principal.mayExecute(name) else {
             return fail(APIError(.forbidden, "the key \(context.user) may not execute service \(name)"), context)
         }
         guard let service = configuration.enabledService(name) else {
@@ -626,9 +669,28 @@ public final class RequestHandler {
     }
 
     /// An error that belongs to no execution: only a `service_error` row.
-    func fail(
+    /// Without a key, only a public service may run, and not queued (only the key that queued an
+    /// execution reads it back). 401 alike for a service that is private or does not exist, so an
+    /// anonymous caller learns nothing about either. Nil when the call may go on.
+    private func refuseAnonymous(_ name: String, _ context: RequestContext) -> HTTPResponse? {
+        guard context.principal.key == nil else { return nil }
+        var refusal = Principal.keyRequired
+        if configuration.enabledService(name)?.isPublic == true {
+            guard context.prefersAsync else { return nil }
+            refusal = APIError(.unauthorized, "Prefer: respond-async needs an API key: the key that queues reads back")
+        }
+        return fail(refusal, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
+    }
+
+    /// An error that belongs to no execution: only a `service_error` row — for a request without
+    /// a valid key, only within the worker's budget (`unauthenticatedErrorRows`).
+    private func fail(
         _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
+        if context.principal.key == nil, !unauthenticatedErrorRows.take(at: Self.monotonicSeconds()) {
+            metrics.countDroppedErrorRow()
+            return .error(error, reference: nil, headers: context.headers + extraHeaders, audience: context.audience)
+        }
         let reference = RandomID.uuid()
         let record = AuditRecord(
             execution: nil,
@@ -682,6 +744,12 @@ public final class RequestHandler {
                 reference: nil, headers: context.headers)
         }
         return .error(error, reference: nil, headers: context.headers)
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     private func freshConfiguration() throws(APIError) -> Configuration {

@@ -51,6 +51,8 @@ enum MetricsLayout {
         static let requests = 1
         /// Set by the worker itself when no supervisor keeps the slot records.
         static let pid = 2
+        /// Error rows not written for requests without a valid key (`ErrorRowBudget`).
+        static let droppedErrorRows = 3
     }
 
     /// Services with a label of their own in one worker's table; beyond them, `_other`.

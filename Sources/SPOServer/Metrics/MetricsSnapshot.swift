@@ -45,6 +45,8 @@ public struct MetricsSnapshot: Sendable {
         public var crashStreak: UInt64
         /// The line left the upstream block; its counters still count.
         public var retired: Bool
+        /// Error rows this slot did not write for requests without a valid key (`ErrorRowBudget`).
+        public var droppedErrorRows: UInt64 = 0
     }
 
     public var services: [Service]
@@ -91,7 +93,8 @@ public struct MetricsSnapshot: Sendable {
             restarts: memory.load(record + MetricsLayout.Slot.restarts),
             crashLooping: memory.load(record + MetricsLayout.Slot.crashLooping) != 0,
             crashStreak: memory.load(record + MetricsLayout.Slot.crashStreak),
-            retired: memory.load(record + MetricsLayout.Slot.retired) != 0)
+            retired: memory.load(record + MetricsLayout.Slot.retired) != 0,
+            droppedErrorRows: memory.load(region + MetricsLayout.Region.droppedErrorRows))
     }
 
     private static func add(_ entry: Int, _ memory: SharedMemory, to service: inout Service) {

@@ -65,6 +65,10 @@ enum PrometheusText {
                 name: "spo_worker_crash_looping",
                 help: "1 while the slot's worker keeps dying right after start and is restarted with backoff.",
                 kind: .gauge, samples: perWorker { $0.crashLooping ? 1 : 0 }),
+            MetricFamily(
+                name: "spo_error_rows_dropped_total",
+                help: "Error rows not written for requests without a valid key, over the worker's budget.",
+                kind: .counter, samples: perWorker { Double($0.droppedErrorRows) }),
         ]
     }
 

@@ -95,6 +95,9 @@ public final class WorkerMetrics {
         memory.store(base + MetricsLayout.Region.busy, 0)
     }
 
+    /// Counts an error row not written for a request without a valid key.
+    public func countDroppedErrorRow() { memory.add(base + MetricsLayout.Region.droppedErrorRows, 1) }
+
     /// Counts one execution request: `service` is a configured service's name (nil: it named
     /// none), `status` the HTTP status answered, `nanoseconds` how long the answer took.
     public func record(service: String?, status: Int, nanoseconds: UInt64, attempts: Int, replayed: Bool) {

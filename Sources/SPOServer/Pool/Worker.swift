@@ -157,7 +157,8 @@ public final class Worker {
     private static let forwardedHeaders: [(String, String)] = [
         ("CONTENT_TYPE", "content-type"), ("HTTP_X_CORRELATION_ID", "x-correlation-id"),
         ("HTTP_IDEMPOTENCY_KEY", "idempotency-key"), ("HTTP_AUTHORIZATION", "authorization"),
-        ("HTTP_PREFER", "prefer"),
+        ("HTTP_PREFER", "prefer"), ("HTTP_ORIGIN", "origin"),
+        ("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "access-control-request-method"),
     ]
 
     /// Waits up to a second for a connection or a configuration change; the accepted connection

@@ -14,27 +14,47 @@ final class Fixture {
     let database: PGConnection
     let control: ControlDatabase
     let handler: RequestHandler
+    /// The audit user of the executor key granted `*` that every request carries unless it sends
+    /// its own `Authorization` or is sent anonymously (the API fails closed: without a key only
+    /// public services run). An executor, not an admin, so the tests see what a gateway client sees.
+    static let keyName = "fixture"
+    /// `Bearer <the fixture's executor key>`.
+    let authorization: String
 
     init() throws {
         conninfo = try TestCluster.database()
         database = try PGConnection(conninfo: conninfo)
         control = ControlDatabase(conninfo: conninfo)
+        authorization = try Fixture.executorAuthorization(on: database)
         handler = RequestHandler(configuration: try ConfigurationStore.load(from: database), control: control)
     }
 
-    /// `POST /api/services/{service}/execute` with a JSON body.
-    func execute(_ service: String, _ body: String = "{}", headers: [String: String] = [:]) -> Reply {
-        post("/api/services/\(service)/execute", body, headers: headers)
+    /// Creates an executor key granted `*` named `name` in the control schema behind `connection`
+    /// and returns its `Authorization` value; a handler knows it once it loads the configuration.
+    static func executorAuthorization(name: String = keyName, on connection: PGConnection) throws -> String {
+        "Bearer " + (try APIKeyStore.create(name: name, role: .executor, grants: ["*"], on: connection))
     }
 
-    func post(_ path: String, _ body: String, headers: [String: String] = [:]) -> Reply {
+    /// `POST /api/services/{service}/execute` with a JSON body.
+    func execute(
+        _ service: String, _ body: String = "{}", headers: [String: String] = [:], anonymous: Bool = false
+    ) -> Reply {
+        post("/api/services/\(service)/execute", body, headers: headers, anonymous: anonymous)
+    }
+
+    func post(_ path: String, _ body: String, headers: [String: String] = [:], anonymous: Bool = false) -> Reply {
         var allHeaders = ["content-type": "application/json"]
         for (name, value) in headers { allHeaders[name.lowercased()] = value }
-        return send(HTTPRequest(method: "POST", path: path, headers: allHeaders, body: Array(body.utf8)))
+        return send(
+            HTTPRequest(method: "POST", path: path, headers: allHeaders, body: Array(body.utf8)), anonymous: anonymous)
     }
 
-    func send(_ request: HTTPRequest) -> Reply {
-        Reply(handler.handle(request))
+    /// Sends `request` with the fixture's key unless it carries its own `Authorization`, or with
+    /// no key at all when `anonymous`.
+    func send(_ request: HTTPRequest, anonymous: Bool = false) -> Reply {
+        var request = request
+        if !anonymous && request.header("authorization") == nil { request.headers["authorization"] = authorization }
+        return Reply(handler.handle(request))
     }
 
     /// Reloads the handler's configuration from the control tables, as a worker does on NOTIFY.

@@ -54,6 +54,8 @@ export async function render(ctx, name) {
         ['Connection', doc.connection],
         ['Result shape', doc.result_shape],
         ['Kind', doc.kind],
+        ['Access', h('span', { id: 'svc-access' },
+          doc.public ? 'public: anyone may call it without an API key' : 'API key with a grant for it')],
         ['Timeout', doc.timeout_ms === undefined || doc.timeout_ms === null ? null : ms(doc.timeout_ms)],
         ['Retry policy', doc.retry_policy || h('span', { class: 'muted' }, 'none (one attempt)')],
         ['Version', doc.version],

@@ -75,6 +75,9 @@ export async function render(ctx, name) {
   const enabled = h('input', {
     id: 'svc-enabled', name: 'enabled', type: 'checkbox', checked: existing ? existing.enabled : true,
   });
+  const isPublic = h('input', {
+    id: 'svc-public', name: 'public', type: 'checkbox', checked: existing ? existing.public === true : false,
+  });
 
   // Parameters: discovered from the catalog (new services default to it) or edited as JSON.
   const discover = h('input', {
@@ -113,7 +116,9 @@ export async function render(ctx, name) {
       h('div', { class: 'field' },
         h('span', { class: 'field-label' }, 'Availability'),
         h('div', { class: 'field-inline check-row' }, enabled,
-          h('label', { for: 'svc-enabled' }, 'Enabled: clients can call it')))),
+          h('label', { for: 'svc-enabled' }, 'Enabled: clients can call it')),
+        h('div', { class: 'field-inline check-row' }, isPublic,
+          h('label', { for: 'svc-public' }, 'Public: callable without an API key')))),
     field('Description', description),
     h('fieldset', { class: 'fieldset' },
       h('legend', null, 'Parameters'),
@@ -136,6 +141,7 @@ export async function render(ctx, name) {
     doc.connection = connection.value;
     doc.procedure = procedure.value.trim();
     doc.enabled = enabled.checked;
+    doc.public = isPublic.checked;
     doc.retry_policy = retry.value || null;
     const timeoutText = timeout.value.trim();
     if (timeoutText === '') delete doc.timeout_ms;
