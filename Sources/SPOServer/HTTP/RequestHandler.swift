@@ -684,7 +684,7 @@ public final class RequestHandler {
 
     /// An error that belongs to no execution: only a `service_error` row — for a request without
     /// a valid key, only within the worker's budget (`unauthenticatedErrorRows`).
-    private func fail(
+    func fail(
         _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
         if context.principal.key == nil, !unauthenticatedErrorRows.take(at: Self.monotonicSeconds()) {
