@@ -73,6 +73,32 @@ def test_campaign_saga_completes_across_three_databases(pool):
     assert count[0] == count[1] and int(count[0]) >= 8
 
 
+def test_saga_events_are_published_on_notify_spo_saga(pool):
+    """A listener on channel spo_saga sees each event of a saga as it happens, as JSON naming the
+    saga, its service, the event and the step (the trigger that also fills the outbox)."""
+    listener = subprocess.Popen(
+        ["psql", "-X", "-q", "-h", pool.env["PGHOST"], "-p", pool.env["PGPORT"], "-U", pool.env["PGUSER"], "-d", "spo",
+         "-c", "LISTEN spo_saga", "-c", "SELECT 'listening'", "-c", "SELECT pg_sleep(6)"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # The LISTEN is in place once psql's session is in its next command, the sleep.
+        wait_for(lambda: rows(pool, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'spo' AND "
+                                    "query LIKE 'SELECT pg_sleep(6)%'", "spo") == [["1"]],
+                 10, interval=0.05, message="the listener to wait")
+        response = pool.execute("campaign_launch", campaign_input("camp-notify-" + uuid.uuid4().hex[:8]))
+        assert response.status_code == 200, response.text
+        saga_id = response.json()["execution_id"]
+        output, _ = listener.communicate(timeout=30)
+    finally:
+        listener.kill()
+    payloads = [json.loads(line.split('with payload "', 1)[1].rsplit('" received', 1)[0])
+                for line in output.splitlines() if 'notification "spo_saga"' in line]
+    mine = [(p["event"], p["step"] or "") for p in payloads if p["saga_id"] == saga_id]
+    assert mine == events(pool, saga_id), output
+    assert mine[0] == ("saga_started", "") and mine[-1] == ("saga_completed", "")
+    assert all(p["service"] == "campaign_launch" for p in payloads if p["saga_id"] == saga_id)
+
+
 def test_a_failing_report_reverts_the_payment_and_cancels_the_campaign(pool):
     name = "camp-fail-" + uuid.uuid4().hex[:8]
     response = pool.execute("campaign_launch", campaign_input(name, report_type="no_such_report"))
