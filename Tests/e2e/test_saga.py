@@ -78,17 +78,18 @@ def test_saga_events_are_published_on_notify_spo_saga(pool):
     saga, its service, the event and the step (the trigger that also fills the outbox)."""
     listener = subprocess.Popen(
         ["psql", "-X", "-q", "-h", pool.env["PGHOST"], "-p", pool.env["PGPORT"], "-U", pool.env["PGUSER"], "-d", "spo",
-         "-c", "LISTEN spo_saga", "-c", "SELECT 'listening'", "-c", "SELECT pg_sleep(6)"],
+         "-c", "LISTEN spo_saga", "-c", "SELECT 'listening'", "-c", "SELECT pg_sleep(15)"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # The LISTEN is in place once psql's session is in its next command, the sleep.
         wait_for(lambda: rows(pool, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'spo' AND "
-                                    "query LIKE 'SELECT pg_sleep(6)%'", "spo") == [["1"]],
+                                    "query LIKE 'SELECT pg_sleep(15)%'", "spo") == [["1"]],
                  10, interval=0.05, message="the listener to wait")
         response = pool.execute("campaign_launch", campaign_input("camp-notify-" + uuid.uuid4().hex[:8]))
         assert response.status_code == 200, response.text
         saga_id = response.json()["execution_id"]
-        output, _ = listener.communicate(timeout=30)
+        # The listener prints what it heard when its sleep ends: a wide margin for a slow saga.
+        output, _ = listener.communicate(timeout=60)
     finally:
         listener.kill()
     payloads = [json.loads(line.split('with payload "', 1)[1].rsplit('" received', 1)[0])
