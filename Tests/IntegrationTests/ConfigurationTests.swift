@@ -206,6 +206,28 @@ import Testing
         #expect(fixture.execute("customer_get", #"{"p_id": 1}"#).status == 200)
     }
 
+    /// Every change moves the generation forward in its own transaction (a rolled-back one does
+    /// not), and a snapshot holds the generation of exactly what it read.
+    @Test func everyCommittedChangeMovesTheGenerationForward() throws {
+        let fixture = try Fixture()
+        let before = try ConfigurationStore.load(from: fixture.database)
+        #expect(before.generation > 0)
+        #expect(try ConfigurationStore.generation(on: fixture.database) == before.generation)
+
+        try fixture.database.execute("UPDATE spo.service SET enabled = false WHERE name = 'customer_get'")
+        let disabled = try ConfigurationStore.load(from: fixture.database)
+        #expect(disabled.generation > before.generation)
+        #expect(disabled.enabledService("customer_get") == nil)
+
+        try fixture.database.execute("BEGIN")
+        try fixture.database.execute("UPDATE spo.connection SET description = 'rolled back'")
+        try fixture.database.execute("ROLLBACK")
+        #expect(try ConfigurationStore.generation(on: fixture.database) == disabled.generation)
+
+        try fixture.database.execute("UPDATE spo.service SET enabled = true WHERE name = 'customer_get'")
+        #expect(try ConfigurationStore.generation(on: fixture.database) > disabled.generation)
+    }
+
     @Test func changedParametersApplyAfterReload() throws {
         let fixture = try Fixture()
         #expect(fixture.execute("customer_get", #"{"p_id": 42}"#).status == 200)

@@ -195,7 +195,13 @@ def test_an_open_breaker_shows_and_its_reset_button_closes_it(page, pool):
         wait_shown(page, "the breaker open", lambda: "open" in shown(page, row).lower()
                    and page.find(f"{row} button").is_enabled())
         page.find(f"{row} button").click()
-        wait_shown(page, "the breaker closed", lambda: "closed" in shown(page, row).lower())
+        try:
+            wait_shown(page, "the breaker closed", lambda: "closed" in shown(page, row).lower())
+        except AssertionError as failure:
+            table = pool.psql(f"SELECT state, generation, changed_by, reason FROM spo.circuit_breaker "
+                              f"WHERE connection = '{connection}'")
+            raise AssertionError(f"{failure}; the row shows {shown(page, row)!r}; the table holds {table!r}; "
+                                 f"script errors: {page.script_errors()}") from None
         e2e_support.wait_for(lambda: pool.execute("customer_get", {"p_id": 1}).status_code == 200, 10,
                              interval=0.1, message="the service to answer again")
         assert pool.psql(f"SELECT state FROM spo.circuit_breaker WHERE connection = '{connection}'").strip() == "closed"

@@ -110,16 +110,17 @@ def test_a_disabled_service_leaves_the_document_and_comes_back(pool):
     assert path in fetch(spo)[0]["paths"]
 
     def everywhere_within(changed_at: float, present: bool, what: str):
-        """From `changed_at`, a round in which every worker and nginx agree must complete within WITHIN."""
+        """From `changed_at`, a round in which every worker and nginx agree must start within WITHIN
+        (a round reads every worker's whole document: on a loaded machine it can take longer itself)."""
         rounds = []
         while True:
+            started = time.monotonic() - changed_at
             wrong = [where for where, document in every_worker_and_nginx(spo, slots)
                      if (path in document["paths"]) != present]
-            elapsed = time.monotonic() - changed_at
-            rounds.append((round(elapsed, 3), wrong))
-            if not wrong and elapsed <= WITHIN:
+            rounds.append((round(started, 3), wrong))
+            if not wrong and started <= WITHIN:
                 return
-            if elapsed > WITHIN:
+            if started > WITHIN:
                 pytest.fail(f"{what}: not everywhere {WITHIN} s after the change; rounds (t, wrong): {rounds}")
 
     try:

@@ -64,7 +64,8 @@ def test_kill_9_under_load_replaces_the_worker_and_loses_at_most_one_request(poo
         time.sleep(2.0)
         load.stop()
     assert not pid_alive(old_pid)
-    assert replaced_after < 1.0, f"the worker was replaced after {replaced_after:.3f} s"
+    # At once (no backoff for a first death); the margin is for a loaded machine.
+    assert replaced_after < 2.5, f"the worker was replaced after {replaced_after:.3f} s"
     failures = load.failures()
     assert len(load.samples) > 100, f"only {len(load.samples)} requests in 3 s"
     assert len(failures) <= 1, f"{len(failures)} of {len(load.samples)} requests failed: {failures[:5]}"

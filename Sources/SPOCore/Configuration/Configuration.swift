@@ -5,15 +5,19 @@ public struct Configuration: Sendable {
     public var retryPolicies: [String: RetryPolicy]
     /// Active (not revoked) API keys by prefix.
     public var apiKeys: [String: APIKey]
+    /// The configuration generation the snapshot holds (`spo.configuration_generation`): every
+    /// change moves it forward, so two snapshots of the same generation are the same.
+    public var generation: Int64
 
     public init(
         services: [String: ServiceDefinition] = [:], connections: [String: ConnectionDefinition] = [:],
-        retryPolicies: [String: RetryPolicy] = [:], apiKeys: [String: APIKey] = [:]
+        retryPolicies: [String: RetryPolicy] = [:], apiKeys: [String: APIKey] = [:], generation: Int64 = 0
     ) {
         self.services = services
         self.connections = connections
         self.retryPolicies = retryPolicies
         self.apiKeys = apiKeys
+        self.generation = generation
     }
 
     /// The enabled service called `name`.

@@ -28,10 +28,17 @@ public enum ConfigurationStore {
         }
     }
 
+    /// The generation of the configuration committed now: a snapshot of this generation is current.
+    public static func generation(on connection: PGConnection) throws(PGError) -> Int64 {
+        let result = try connection.executePrepared(
+            "spo_configuration_generation", sql: "SELECT generation FROM spo.configuration_generation", [])
+        return result.value(0, 0).flatMap { Int64($0) } ?? 0
+    }
+
     private static func read(from connection: PGConnection, onProblem: (String) -> Void) throws(PGError)
         -> Configuration
     {
-        var configuration = Configuration()
+        var configuration = Configuration(generation: try generation(on: connection))
         let connections = try connection.execute(
             """
             SELECT name, conninfo, password_from, description, \(BreakerStore.settingsColumns) FROM spo.connection

@@ -25,7 +25,9 @@ public final class RequestHandler {
     /// Where audit records go when the control database cannot take them, to be replayed later.
     public var spool: AuditSpool?
     /// This worker's counters (its region of the pool's), and through them the whole pool's.
-    public var metrics = WorkerMetrics()
+    public var metrics = WorkerMetrics() {
+        didSet { metrics.serve(generation: configuration.generation) }
+    }
     /// The execution the request in hand turned into, for its counters; set by `finish`.
     var observed: (service: String, attempts: Int)?
     /// When this worker next deletes expired idempotency keys.
@@ -99,6 +101,7 @@ public final class RequestHandler {
     /// Installs a new configuration snapshot.
     public func reload(_ configuration: Configuration) {
         self.configuration = configuration
+        metrics.serve(generation: configuration.generation)
         validators.removeAll()
         verifiedKeys.removeAll()
         executor.configurationChanged()
@@ -193,11 +196,11 @@ public final class RequestHandler {
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
         case .openAPIDocument:
-            // Generated per request from the tables, so a service added or disabled shows on the very
-            // next request whichever worker answers; this worker's snapshot if the database is away.
+            // From the committed configuration, so a service added or disabled shows on the very next
+            // request whichever worker answers; this worker's snapshot if the database is away.
             // Each caller sees what it may call.
             return .json(
-                200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration, for: context.principal))
+                200, OpenAPIDocument.make((try? currentConfiguration()) ?? configuration, for: context.principal))
         case .reprocessExecution:
             return reprocess(arguments[0], body: request.body, context)
         case .resetBreaker:
@@ -281,10 +284,9 @@ public final class RequestHandler {
 
     private func administer(_ route: AdminRoute, query: String, _ context: RequestContext) -> HTTPResponse {
         do throws(APIError) {
-            // Administration reads the tables themselves, not this worker's snapshot: a write
-            // handled by another worker must show on the very next read (the snapshot follows
-            // within a second, which is enough for executing but not for read-your-writes).
-            let current = route.readsConfiguration ? try freshConfiguration() : configuration
+            // Administration reads the committed configuration, not a snapshot that may be a few
+            // milliseconds behind: a write handled by another worker must show on the very next read.
+            let current = route.readsConfiguration ? try currentConfiguration() : configuration
             let admin = AdminAPI(configuration: current, control: control, targets: adminTargets)
             return .json(200, try admin.respond(to: route, query: QueryString.parse(query)), headers: context.headers)
         } catch {
@@ -311,6 +313,7 @@ public final class RequestHandler {
             }
             let writes = AdminWrites(control: control, targets: adminTargets)
             let (status, answer) = try writes.respond(to: route, method: method, body: document)
+            awaitPoolServingCommittedConfiguration()
             guard let answer else { return HTTPResponse(status: status, headers: context.headers) }
             return .json(status, answer, headers: context.headers)
         } catch {
@@ -750,16 +753,6 @@ public final class RequestHandler {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
-
-    private func freshConfiguration() throws(APIError) -> Configuration {
-        do throws(PGError) {
-            return try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try ConfigurationStore.load(from: connection)
-            }
-        } catch {
-            throw AdminWrites.unavailable(error)
-        }
     }
 
     /// 401 without an admin key (even while no key exists: administration is never anonymous),

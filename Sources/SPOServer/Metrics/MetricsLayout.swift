@@ -53,6 +53,8 @@ enum MetricsLayout {
         static let pid = 2
         /// Error rows not written for requests without a valid key (`ErrorRowBudget`).
         static let droppedErrorRows = 3
+        /// The configuration generation the worker serves (`Configuration.generation`).
+        static let configurationGeneration = 4
     }
 
     /// Services with a label of their own in one worker's table; beyond them, `_other`.

@@ -57,6 +57,7 @@ public final class WorkerMetrics {
     private func adoptRegion() {
         memory.store(base + MetricsLayout.Region.busy, 0)
         memory.store(base + MetricsLayout.Region.pid, UInt64(getpid()))
+        memory.store(base + MetricsLayout.Region.configurationGeneration, 0)
         for index in 0..<MetricsLayout.entryCount {
             let entry = entryBase(index)
             guard let name = memory.loadText(at: entry + 1, words: MetricsLayout.Entry.nameWords, lengthIndex: entry)
@@ -93,6 +94,24 @@ public final class WorkerMetrics {
     public func end() {
         memory.add(base + MetricsLayout.Region.requests, 1)
         memory.store(base + MetricsLayout.Region.busy, 0)
+    }
+
+    /// The worker serves configuration generation `generation` from now on.
+    public func serve(generation: Int64) {
+        memory.store(base + MetricsLayout.Region.configurationGeneration, UInt64(max(generation, 0)))
+    }
+
+    /// The other workers of the pool whose configuration is older than `generation`: pids of the
+    /// slots with a live worker (a slot between restarts, or retired, is waited for by no one).
+    public func workersBehind(generation: Int64) -> [Int] {
+        let slots = min(Int(memory.load(MetricsLayout.slotsInUseWord)), MetricsLayout.maxSlots)
+        return (0..<slots).compactMap { other in
+            let record = MetricsLayout.slotRecord(other)
+            let pid = memory.load(record + MetricsLayout.Slot.pid)
+            guard other != slot, pid != 0, memory.load(record + MetricsLayout.Slot.retired) == 0 else { return nil }
+            let served = memory.load(MetricsLayout.region(other) + MetricsLayout.Region.configurationGeneration)
+            return served < UInt64(max(generation, 0)) ? Int(pid) : nil
+        }
     }
 
     /// Counts an error row not written for a request without a valid key.

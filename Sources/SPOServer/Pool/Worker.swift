@@ -237,6 +237,10 @@ public final class Worker {
 
     private func reload(from connection: PGConnection) {
         do {
+            // A change this worker installed while answering it (or an echo of one) needs no reload.
+            if let handler, try ConfigurationStore.generation(on: connection) == handler.configuration.generation {
+                return
+            }
             let configuration = try ConfigurationStore.load(from: connection) { problem in
                 Log.warning("configuration problem", ["problem": .string(problem)])
             }
