@@ -15,7 +15,7 @@ extension RequestHandler {
     func currentConfiguration() throws(APIError) -> Configuration {
         do throws(PGError) {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
-                if try ConfigurationStore.generation(on: connection) > configuration.generation {
+                if try ConfigurationStore.generation(on: connection) != configuration.generation {
                     reload(try ConfigurationStore.load(from: connection))
                 }
             }
