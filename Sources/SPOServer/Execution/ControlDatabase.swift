@@ -70,7 +70,7 @@ public final class ControlDatabase {
     /// The current connection, opening one when there is none or it broke (and, behind a pooler,
     /// the listener likewise).
     public func open() throws(PGError) -> PGConnection {
-        if let poolerConninfo, onReconnect != nil, listenHandle?.isHealthy != true {
+        if isPooled, onReconnect != nil, listenHandle?.isHealthy != true {
             listenHandle = nil
             let listener = try connect(conninfo, options: .bounded(by: timeout))
             listenHandle = listener

@@ -45,16 +45,16 @@ final class PgBouncer {
                 chown(path, user.pointee.pw_uid, user.pointee.pw_gid)
             }
         }
-        let command = ["pgbouncer", directory + "/pgbouncer.ini"]
+        let command = ["pgbouncer", "-q", directory + "/pgbouncer.ini"]
         pid = try ChildProcess.spawn(
             TestCluster.isRoot ? ["runuser", "-u", "postgres", "--"] + command : command, newProcessGroup: true)
+        self.conninfo = "host=\(directory) port=\(port) dbname=\(name) user=postgres"
         let socket = directory + "/.s.PGSQL.\(port)"
         for _ in 0..<300 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
         guard FileManager.default.fileExists(atPath: socket) else {
             stop()
             throw SystemFailure(description: "pgbouncer did not start (is the pgbouncer package installed? make deps)")
         }
-        self.conninfo = "host=\(directory) port=\(port) dbname=\(name) user=postgres"
     }
 
     /// Where clients connect: the database of the cluster, through the pooler.
