@@ -15,6 +15,11 @@ public struct PGConnectOptions: Sendable {
     public var preparedStatementLimit: Int
     /// The password, when it comes from elsewhere than the conninfo (a connection's `password_from`).
     public var password: String?
+    /// Whether `executePrepared` prepares named statements (parsed once per connection). False for
+    /// a connection through a transaction pooler (PgBouncer 1.18 in `pool_mode = transaction`),
+    /// where a statement prepared on one server connection is missing on the next: each call then
+    /// sends an unnamed statement, parsed with its values in the same round trip.
+    public var namedStatements = true
     /// Where the connection's notices go; nil keeps libpq's default (plain text on standard error).
     public var noticeHandler: PGNoticeHandler? = PGConnectOptions.defaultNoticeHandler
 

@@ -12,6 +12,8 @@ import Glibc
 public final class PGConnection {
     let handle: OpaquePointer
     private var prepared: PreparedStatementCache
+    /// False behind a transaction pooler: statements are sent unnamed (`PGConnectOptions.namedStatements`).
+    private let namedStatements: Bool
     /// The deadline of statements run without one, counted from their start.
     private let statementTimeout: Duration?
     /// The notice handler, kept alive as long as libpq may call it (until `PQfinish`).
@@ -24,6 +26,7 @@ public final class PGConnection {
         self.handle = handle
         statementTimeout = options.statementTimeout
         prepared = PreparedStatementCache(limit: options.preparedStatementLimit)
+        namedStatements = options.namedStatements
         noticeReceiver = options.noticeHandler.map { PGNoticeReceiver(handler: $0, on: handle) }
     }
 
@@ -65,11 +68,17 @@ public final class PGConnection {
     ) throws(PGError) -> PGResult {
         let deadline = deadline ?? defaultDeadline
         try prepare(name, sql: sql, parameterCount: parameters.count, deadline: deadline)
-        let sent = withCParameters(parameters) { count, values in
-            PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
-        }
-        guard sent == 1 else { throw connectionError() }
+        guard send(name, sql: sql, parameters) else { throw connectionError() }
         return try awaitSent(deadline: deadline)
+    }
+
+    /// Sends the statement `name` (prepared), or its SQL unnamed when this connection names none.
+    private func send(_ name: String, sql: String, _ parameters: [String?]) -> Bool {
+        withCParameters(parameters) { count, values in
+            namedStatements
+                ? PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
+                : PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
+        } == 1
     }
 
     /// Prepares `name` from `sql` unless this connection has it, deallocating the least recently
@@ -77,7 +86,7 @@ public final class PGConnection {
     private func prepare(_ name: String, sql: String, parameterCount: Int, deadline: ContinuousClock.Instant?)
         throws(PGError)
     {
-        guard !prepared.use(name) else { return }
+        guard namedStatements, !prepared.use(name) else { return }
         if let evicted = prepared.evictionCandidate {
             try execute("DEALLOCATE " + quoteIdentifier(evicted), deadline: deadline)
             prepared.remove(evicted)
@@ -110,11 +119,9 @@ public final class PGConnection {
         settingValues.reserveCapacity(settings.count * 2)
         for (setting, value) in settings { settingValues += [setting, value] }
         let sent =
-            withCParameters(settingValues) {
-                PQsendQueryPrepared(handle, settingsStatement.name, $0, $1, nil, nil, 0)
-            } == 1
+            send(settingsStatement.name, sql: settingsStatement.sql, settingValues)
             && (!separately || PQpipelineSync(handle) == 1)
-            && withCParameters(parameters) { PQsendQueryPrepared(handle, name, $0, $1, nil, nil, 0) } == 1
+            && send(name, sql: sql, parameters)
             && PQpipelineSync(handle) == 1
         guard sent else {
             abandoned = true

@@ -38,11 +38,19 @@ struct ControlOption: ParsableArguments {
         name: .long,
         help: "libpq conninfo of the control database (default: $SPO_CONTROL, $SPO_CONTROL_DB or dbname=spo).")
     var control: String?
+    @Option(
+        name: .long,
+        help:
+            "libpq conninfo of a transaction pooler (PgBouncer) in front of the control database, for statements; --control then only LISTENs (default: $SPO_CONTROL_POOLER)."
+    )
+    var controlPooler: String?
 
     /// The variable `spo serve` passes the conninfo to its children in.
     static let variable = "SPO_CONTROL"
 
     var conninfo: String {
+        // The pooler travels in the environment, which workers and consumers inherit.
+        if let controlPooler { setenv(ControlDatabase.poolerVariable, controlPooler, 1) }
         let environment = ProcessInfo.processInfo.environment
         let conninfo = control ?? environment[Self.variable] ?? environment["SPO_CONTROL_DB"] ?? "dbname=spo"
         unsetenv(Self.variable)

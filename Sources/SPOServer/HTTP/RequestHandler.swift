@@ -43,9 +43,14 @@ public final class RequestHandler {
     /// Where `Idempotency-Key`s are claimed: a control connection of its own whose commits do not
     /// wait for the disk (see `IdempotencyClaim`), opened with the first keyed call.
     lazy var claims: ControlDatabase = {
-        let database = ControlDatabase(conninfo: control.conninfo, timeout: control.timeout)
-        database.onReconnect = { connection throws(PGError) in
-            try connection.execute("SET synchronous_commit = off")
+        let database = ControlDatabase(
+            conninfo: control.conninfo, pooler: control.poolerConninfo, timeout: control.timeout)
+        // Behind a transaction pooler a session setting would reach other clients' transactions:
+        // the claims then commit as the pooled database says.
+        if !control.isPooled {
+            database.onReconnect = { connection throws(PGError) in
+                try connection.execute("SET synchronous_commit = off")
+            }
         }
         return database
     }()

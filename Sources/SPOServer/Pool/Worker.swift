@@ -61,6 +61,12 @@ public final class Worker {
         MetricSources.register(BreakerMetrics.families)
         MetricSources.register(QueueMetrics.families)
         let auditCommit = AuditLog.CommitMode.fromEnvironment()
+        if control.isPooled && auditCommit == .async {
+            // A session setting cannot travel through a transaction pooler.
+            Log.warning(
+                "SPO_AUDIT_COMMIT=async has no effect behind a transaction pooler: set synchronous_commit = off on the pooled database (README, Scaling out)"
+            )
+        }
         control.onReconnect = { [weak self] connection throws(PGError) in
             try connection.execute("LISTEN \(ConfigurationStore.channel)")
             try connection.execute("LISTEN \(BreakerStore.channel)")
@@ -171,7 +177,7 @@ public final class Worker {
         followConfiguration(readingSocket: false)
         var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let controlIndex = descriptors.count
-        if let connection = control.current, connection.isHealthy, connection.socket >= 0 {
+        if let connection = control.listener, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
         let pendingIndex = descriptors.count
@@ -205,13 +211,14 @@ public final class Worker {
     /// Applies pending configuration notifications; reconnects (and reloads) when the control
     /// connection was lost, at most twice a second.
     private func followConfiguration(readingSocket: Bool) {
-        if control.current?.isHealthy != true {
+        if control.current?.isHealthy != true || control.listener?.isHealthy != true {
             guard ContinuousClock.now >= nextReconnect else { return }
             nextReconnect = .now + .milliseconds(500)
         }
         do {
             let connection = try control.open()
-            let channels = Set(connection.notifications(readingSocket: readingSocket).map(\.channel))
+            let listener = control.listener ?? connection
+            let channels = Set(listener.notifications(readingSocket: readingSocket).map(\.channel))
             if channels.contains(ConfigurationStore.channel) {
                 reload(from: connection)
             } else if channels.contains(BreakerStore.channel) {

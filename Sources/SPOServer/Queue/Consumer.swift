@@ -74,7 +74,7 @@ public final class Consumer {
     func step() -> Bool {
         do throws(PGError) {
             let connection = try control.open()
-            followConfiguration(connection, readingSocket: false)
+            followConfiguration(control.listener ?? connection, readingSocket: false)
             var worked = false
             if ContinuousClock.now >= nextRecovery {
                 nextRecovery = .now + .seconds(1)
@@ -105,13 +105,15 @@ public final class Consumer {
     /// Waits for a notification, the next due time or the safety timeout, checking signals and
     /// the supervisor every second meanwhile (no database work while waiting).
     private func waitForWork() {
-        guard let connection = try? control.open() else { return }
-        let jobDue = (try? JobQueue.secondsUntilDue(on: connection)).flatMap { $0 }
-        let sagaDue = (try? SagaLog.secondsUntilLeaseExpiry(on: connection)).flatMap { $0 }
+        guard let pooled = try? control.open() else { return }
+        let jobDue = (try? JobQueue.secondsUntilDue(on: pooled)).flatMap { $0 }
+        let sagaDue = (try? SagaLog.secondsUntilLeaseExpiry(on: pooled)).flatMap { $0 }
         let due = [jobDue, sagaDue].compactMap { $0 }.min()
         let wait =
             due.map { min(Duration.milliseconds(Int(max($0, 0) * 1000) + 5), Self.safetyWait) } ?? Self.safetyWait
         let until = ContinuousClock.now + wait
+        // Behind a pooler, notifications arrive on the listener, a connection of their own.
+        let connection = control.listener ?? pooled
         while ContinuousClock.now < until {
             if !connection.notifications(readingSocket: false).isEmpty { return reactToNotification() }
             var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
