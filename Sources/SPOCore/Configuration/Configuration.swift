@@ -5,6 +5,12 @@ public struct Configuration: Sendable {
     public var retryPolicies: [String: RetryPolicy]
     /// Active (not revoked) API keys by prefix.
     public var apiKeys: [String: APIKey]
+    /// The state of the control tables this snapshot was read from (`ConfigurationStore`'s
+    /// fingerprint); empty for a snapshot made otherwise.
+    public var fingerprint = ""
+    /// The version of each service's rows (`ConfigurationStore`), so a reload parses again only
+    /// the services whose rows changed.
+    public var serviceRowVersions: [String: String] = [:]
 
     public init(
         services: [String: ServiceDefinition] = [:], connections: [String: ConnectionDefinition] = [:],

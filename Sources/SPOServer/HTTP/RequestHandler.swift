@@ -48,6 +48,9 @@ public final class RequestHandler {
         return database
     }()
 
+    /// The OpenAPI documents rendered for the current configuration (`RequestHandler+OpenAPI`).
+    var openAPIDocuments = OpenAPICache()
+
     /// Runs this worker's sagas (`RequestHandler+Saga`).
     lazy var sagaRunner = SagaRunner(
         control: control, executor: executor, configuration: configuration, holder: Consumer.holderName(pid: getpid()))
@@ -101,7 +104,7 @@ public final class RequestHandler {
         self.configuration = configuration
         validators.removeAll()
         verifiedKeys.removeAll()
-        executor.configurationChanged()
+        executor.configurationChanged(to: configuration)
         executor.breakers.configure(configuration)
     }
 
@@ -193,11 +196,7 @@ public final class RequestHandler {
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
         case .openAPIDocument:
-            // Generated per request from the tables, so a service added or disabled shows on the very
-            // next request whichever worker answers; this worker's snapshot if the database is away.
-            // Each caller sees what it may call.
-            return .json(
-                200, OpenAPIDocument.make((try? freshConfiguration()) ?? configuration, for: context.principal))
+            return openAPIDocument(request, context)
         case .reprocessExecution:
             return reprocess(arguments[0], body: request.body, context)
         case .resetBreaker:
@@ -752,10 +751,10 @@ public final class RequestHandler {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
-    private func freshConfiguration() throws(APIError) -> Configuration {
+    func freshConfiguration() throws(APIError) -> Configuration {
         do throws(PGError) {
             return try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try ConfigurationStore.load(from: connection)
+                try ConfigurationStore.load(from: connection, reusing: configuration)
             }
         } catch {
             throw AdminWrites.unavailable(error)
