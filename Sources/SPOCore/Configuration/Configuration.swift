@@ -8,6 +8,9 @@ public struct Configuration: Sendable {
     /// The configuration generation the snapshot holds (`spo.configuration_generation`): every
     /// change moves it forward, so two snapshots of the same generation are the same.
     public var generation: Int64
+    /// The version of each service's rows (`ConfigurationStore`), so a reload parses again only
+    /// the services whose rows changed.
+    public var serviceRowVersions: [String: String] = [:]
 
     public init(
         services: [String: ServiceDefinition] = [:], connections: [String: ConnectionDefinition] = [:],

@@ -9,10 +9,13 @@ extension OpenAPIDocument {
         -> [JSONValue.Member]
     {
         var paths: [(path: String, operations: [JSONValue.Member])] = []
+        // Where each path is in `paths`: searching the list made 1,000 services quadratic.
+        var positions: [String: Int] = [:]
         func add(_ path: String, _ method: HTTPMethod, _ operation: JSONValue) {
-            if let index = paths.firstIndex(where: { $0.path == path }) {
+            if let index = positions[path] {
                 paths[index].operations.append(.init(method.openAPIKey, operation))
             } else {
+                positions[path] = paths.count
                 paths.append((path, [.init(method.openAPIKey, operation)]))
             }
         }

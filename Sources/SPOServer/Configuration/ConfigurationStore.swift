@@ -13,13 +13,19 @@ public enum ConfigurationStore {
     /// Every table is read in one `REPEATABLE READ READ ONLY` transaction, so a change committed
     /// while loading is either wholly in the snapshot or wholly out of it (a caller already in a
     /// transaction reads within its own).
+    ///
+    /// With `previous` (the snapshot being replaced), services whose rows did not change since
+    /// it was read are taken from it as they are, and only the others are read and parsed: at
+    /// 1,000 services a change to one reloads in a fraction of the time.
     public static func load(
-        from connection: PGConnection, onProblem: (String) -> Void = { _ in }
+        from connection: PGConnection, reusing previous: Configuration? = nil, onProblem: (String) -> Void = { _ in }
     ) throws(PGError) -> Configuration {
-        guard connection.isHealthy else { return try read(from: connection, onProblem: onProblem) }
+        guard connection.isHealthy else {
+            return try read(from: connection, reusing: previous, onProblem: onProblem)
+        }
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         do throws(PGError) {
-            let configuration = try read(from: connection, onProblem: onProblem)
+            let configuration = try read(from: connection, reusing: previous, onProblem: onProblem)
             try connection.execute("COMMIT")
             return configuration
         } catch {
@@ -35,9 +41,9 @@ public enum ConfigurationStore {
         return result.value(0, 0).flatMap { Int64($0) } ?? 0
     }
 
-    private static func read(from connection: PGConnection, onProblem: (String) -> Void) throws(PGError)
-        -> Configuration
-    {
+    private static func read(
+        from connection: PGConnection, reusing previous: Configuration?, onProblem: (String) -> Void
+    ) throws(PGError) -> Configuration {
         var configuration = Configuration(generation: try generation(on: connection))
         let connections = try connection.execute(
             """
@@ -66,24 +72,55 @@ public enum ConfigurationStore {
                 jitter: Double(policies.value(row, 5) ?? "") ?? 0, retryableSQLStates: states ?? [])
         }
         configuration.apiKeys = try APIKeyStore.active(on: connection)
-        let services = try connection.execute(
-            """
-            SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
-                   s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
-                   c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
-                   c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, s.composite::text, c.public
-            FROM spo.service s LEFT JOIN spo.service_configuration c ON c.service_id = s.id
-            """)
-        for row in 0..<services.rowCount {
-            let name = services.value(row, 1) ?? ""
-            do {
-                configuration.services[name] = try service(services, row: row)
-            } catch {
-                onProblem("service \(name) skipped: \(error)")
+        // Which rows changed since `previous`: each service's version is the transactions that
+        // wrote its two rows (`xmin`), read in one light query; only those services are read in full.
+        var changed: [String]? = nil
+        if let previous {
+            let versions = try connection.execute(Self.serviceVersionsSQL)
+            changed = []
+            for row in 0..<versions.rowCount {
+                let name = versions.value(row, 1) ?? ""
+                let version = versions.value(row, 2) ?? ""
+                if previous.serviceRowVersions[name] == version, let kept = previous.services[name] {
+                    configuration.services[name] = kept
+                    configuration.serviceRowVersions[name] = version
+                } else {
+                    changed?.append(versions.value(row, 0) ?? "")
+                }
+            }
+        }
+        if changed?.isEmpty != true {
+            let services = try connection.execute(
+                Self.servicesSQL + (changed == nil ? "" : " WHERE s.id = ANY($1::bigint[])"),
+                changed.map { ["{" + $0.joined(separator: ",") + "}"] } ?? [])
+            for row in 0..<services.rowCount {
+                let name = services.value(row, 1) ?? ""
+                do {
+                    configuration.services[name] = try service(services, row: row)
+                    configuration.serviceRowVersions[name] = services.value(row, 22) ?? ""
+                } catch {
+                    onProblem("service \(name) skipped: \(error)")
+                }
             }
         }
         return configuration
     }
+
+    /// Every column a service is made from; column 22 is its rows' version.
+    static let servicesSQL = """
+        SELECT s.id, s.name, s.description, s.enabled, s.kind, s.connection, s.timeout_ms, s.retry_policy,
+               s.version, c.procedure_schema, c.result_shape, c.parameters::text, c.procedure_name,
+               c.procedure_argument_types, c.procedure_arguments::text, c.volatility, c.idempotent,
+               c.error_statuses::text, c.idempotency, c.idempotency_ttl_s, s.composite::text, c.public,
+               s.xmin::text || ':' || coalesce(c.xmin::text, '')
+        FROM spo.service s LEFT JOIN spo.service_configuration c ON c.service_id = s.id
+        """
+
+    /// Each service's id, name and rows' version, as `servicesSQL` reads them.
+    static let serviceVersionsSQL = """
+        SELECT s.id, s.name, s.xmin::text || ':' || coalesce(c.xmin::text, '')
+        FROM spo.service s LEFT JOIN spo.service_configuration c ON c.service_id = s.id
+        """
 
     private static func service(_ result: PGResult, row: Int) throws -> ServiceDefinition {
         let name = result.value(row, 1) ?? ""

@@ -58,6 +58,17 @@ public final class Executor {
         memberConnections.closeAll()
     }
 
+    /// Drops cached plans, after configuration changed to `configuration`, and the connections
+    /// whose own settings changed (`TargetConnections.closeChanged`); the others stay open, with
+    /// their prepared statements.
+    public func configurationChanged(to configuration: Configuration) {
+        plans.removeAll()
+        let longest = Self.serverTimeouts(in: configuration)
+        let timeout = { (name: String) in longest[name] ?? .milliseconds(1000) }
+        connections.closeChanged(in: configuration, serverTimeout: timeout)
+        memberConnections.closeChanged(in: configuration, serverTimeout: timeout)
+    }
+
     /// Runs the call under the service's retry policy and timeout. With a breaker `ticket`, each
     /// attempt's result is counted by the breaker, and no attempt follows one after which the
     /// breaker is no longer closed; with `transaction`, each attempt runs inside an explicit
@@ -208,6 +219,15 @@ public final class Executor {
             configuration.services.values.filter { $0.connection == connection }.map(\.timeoutMilliseconds)
             .max() ?? 0
         return .milliseconds(longest + 1000)
+    }
+
+    /// `serverTimeout(for:in:)` of every connection services use, in one pass over them.
+    static func serverTimeouts(in configuration: Configuration) -> [String: Duration] {
+        var longest: [String: Int] = [:]
+        for service in configuration.services.values {
+            longest[service.connection] = max(longest[service.connection] ?? 0, service.timeoutMilliseconds)
+        }
+        return longest.mapValues { .milliseconds($0 + 1000) }
     }
 
     private func plan(_ service: ServiceDefinition, _ parameters: [BoundParameter]) -> CallPlan {

@@ -41,4 +41,9 @@ public final class MemberConnections {
 
     /// Closes every extra connection (configuration changed).
     public func closeAll() { extra.forEach { $0.closeAll() } }
+
+    /// Closes the extra connections whose settings changed (`TargetConnections.closeChanged`).
+    public func closeChanged(in configuration: Configuration, serverTimeout: (String) -> Duration) {
+        extra.forEach { $0.closeChanged(in: configuration, serverTimeout: serverTimeout) }
+    }
 }

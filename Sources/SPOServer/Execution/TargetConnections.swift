@@ -5,8 +5,9 @@ import SPOPostgres
 /// The worker's open connections to target databases, one per configured connection, opened on
 /// first use and replaced when they break (for example after PostgreSQL restarted).
 public final class TargetConnections {
-    /// Each open connection with the conninfo and secret reference it was opened with.
-    private var open: [String: (conninfo: String, secret: String?, connection: PGConnection)] = [:]
+    /// Each open connection with the conninfo, secret reference and server timeout it was opened with.
+    private var open: [String: Entry] = [:]
+    private typealias Entry = (conninfo: String, secret: String?, serverTimeout: Duration?, connection: PGConnection)
     /// Bounds connecting and each statement when the caller gives no deadline (the admin side).
     private let timeout: Duration?
     /// Whether a kept connection is checked (one `poll(2)`) before it is handed out again.
@@ -40,10 +41,11 @@ public final class TargetConnections {
         let secret = try TargetConnections.secret(of: definition)
         var options = timeout.map(PGConnectOptions.bounded(by:)) ?? PGConnectOptions()
         if let deadline { options.deadline = deadline }
-        if let serverTimeout = serverTimeout() { options.serverStatementTimeout = serverTimeout }
+        let serverTimeout = serverTimeout()
+        if let serverTimeout { options.serverStatementTimeout = serverTimeout }
         options.password = secret
         let connection = try PGConnection(conninfo: conninfo, options: options)
-        open[definition.name] = (conninfo, definition.passwordFrom, connection)
+        open[definition.name] = (conninfo, definition.passwordFrom, serverTimeout, connection)
         return connection
     }
 
@@ -61,6 +63,25 @@ public final class TargetConnections {
 
     /// Closes every connection (after configuration changed, connections are reopened lazily).
     public func closeAll() { open.removeAll() }
+
+    /// After configuration changed: closes the connections whose own settings did — removed from
+    /// the configuration, another conninfo or secret reference, or another server timeout
+    /// (`serverTimeout(name)`, when they were opened with one) — and keeps the others open, so a
+    /// change to one service does not make every worker reconnect to every target.
+    public func closeChanged(in configuration: Configuration, serverTimeout: (String) -> Duration) {
+        for (name, entry) in open {
+            guard let definition = configuration.connections[name], definition.conninfo == entry.conninfo,
+                definition.passwordFrom == entry.secret,
+                entry.serverTimeout.map({ $0 == serverTimeout(name) }) ?? true
+            else {
+                open[name] = nil
+                continue
+            }
+        }
+    }
+
+    /// The server process of the open connection to `name`, if any (for tests and logs).
+    public func backendPID(of name: String) -> Int32? { open[name]?.connection.backendPID }
 
     /// The secret `password_from` points at (nil when the connection names none, or `pgpass`),
     /// handed to libpq as a setting of its own (`SecretStore`).

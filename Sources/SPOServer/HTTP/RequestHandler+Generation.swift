@@ -16,7 +16,7 @@ extension RequestHandler {
         do throws(PGError) {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
                 if try ConfigurationStore.generation(on: connection) != configuration.generation {
-                    reload(try ConfigurationStore.load(from: connection))
+                    reload(try ConfigurationStore.load(from: connection, reusing: configuration))
                 }
             }
             return configuration

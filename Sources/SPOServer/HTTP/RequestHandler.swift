@@ -55,6 +55,9 @@ public final class RequestHandler {
         return database
     }()
 
+    /// The OpenAPI documents rendered for the current configuration (`RequestHandler+OpenAPI`).
+    var openAPIDocuments = OpenAPICache()
+
     /// Runs this worker's sagas (`RequestHandler+Saga`).
     lazy var sagaRunner = SagaRunner(
         control: control, executor: executor, configuration: configuration, holder: Consumer.holderName(pid: getpid()))
@@ -109,7 +112,7 @@ public final class RequestHandler {
         metrics.serve(generation: configuration.generation)
         validators.removeAll()
         verifiedKeys.removeAll()
-        executor.configurationChanged()
+        executor.configurationChanged(to: configuration)
         executor.breakers.configure(configuration)
     }
 
@@ -201,11 +204,7 @@ public final class RequestHandler {
         case .health:
             return .json(200, .object(["status": .string("ok"), "services": .number(configuration.services.count)]))
         case .openAPIDocument:
-            // From the committed configuration, so a service added or disabled shows on the very next
-            // request whichever worker answers; this worker's snapshot if the database is away.
-            // Each caller sees what it may call.
-            return .json(
-                200, OpenAPIDocument.make((try? currentConfiguration()) ?? configuration, for: context.principal))
+            return openAPIDocument(request, context)
         case .reprocessExecution:
             return reprocess(arguments[0], body: request.body, context)
         case .resetBreaker:

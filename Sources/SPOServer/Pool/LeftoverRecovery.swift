@@ -25,10 +25,14 @@ public struct LeftoverRecovery {
     /// for the next worker of the slot to replay.
     public func recover() {
         let spool = AuditSpool(path: spoolPath)
-        let connection = try? ControlDatabase.connect(controlConninfo)
-        if let spool, let connection, spool.hasPending {
+        // Connecting authenticates and starts a backend: only when there is something to write.
+        // The supervisor recovers each slot before starting its worker, and a connection per slot
+        // regardless made starting a pool of 8 take seconds.
+        var connection: PGConnection?
+        if let spool, spool.hasPending, let opened = try? ControlDatabase.connect(controlConninfo) {
+            connection = opened
             do throws(PGError) {
-                let count = try spool.replayAll(on: connection)
+                let count = try spool.replayAll(on: opened)
                 Log.info(
                     "replayed a worker's spooled audit records",
                     ["records": .number(count), "spool": .string(spoolPath)])
@@ -39,6 +43,7 @@ public struct LeftoverRecovery {
         guard let record = InFlightJournal.takeLeftover(at: journalPath), let interrupted = interrupted(record) else {
             return
         }
+        if connection == nil { connection = try? ControlDatabase.connect(controlConninfo) }
         let executionID = interrupted.execution?.id ?? ""
         // The supervisor's lines about it carry the request's ids, as the worker's would have.
         let scope = RequestScope(correlationID: interrupted.execution?.correlationID ?? "")

@@ -163,7 +163,7 @@ public final class Worker {
     private static let forwardedHeaders: [(String, String)] = [
         ("CONTENT_TYPE", "content-type"), ("HTTP_X_CORRELATION_ID", "x-correlation-id"),
         ("HTTP_IDEMPOTENCY_KEY", "idempotency-key"), ("HTTP_AUTHORIZATION", "authorization"),
-        ("HTTP_PREFER", "prefer"), ("HTTP_ORIGIN", "origin"),
+        ("HTTP_PREFER", "prefer"), ("HTTP_ORIGIN", "origin"), ("HTTP_IF_NONE_MATCH", "if-none-match"),
         ("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "access-control-request-method"),
     ]
 
@@ -243,13 +243,14 @@ public final class Worker {
     }
 
     private func reload(from connection: PGConnection) {
+        let start = ContinuousClock.now
         do {
             // A change this worker installed while answering it (or an echo of one) needs no reload.
             if let handler, try ConfigurationStore.generation(on: connection) == handler.configuration.generation {
                 return
             }
-            let configuration = try ConfigurationStore.load(from: connection) { problem in
-                Log.warning("configuration problem", ["problem": .string(problem)])
+            let configuration = try ConfigurationStore.load(from: connection, reusing: handler?.configuration) {
+                problem in Log.warning("configuration problem", ["problem": .string(problem)])
             }
             if let handler {
                 handler.reload(configuration)
@@ -266,7 +267,12 @@ public final class Worker {
                 }
                 self.handler = handler
             }
-            Log.debug("configuration loaded", ["services": .number(configuration.services.count)])
+            Log.info(
+                "configuration loaded",
+                [
+                    "services": .number(configuration.services.count),
+                    "duration_ms": .number(milliseconds(start.duration(to: .now))),
+                ])
         } catch {
             Log.error("could not load configuration", ["error": .string(error.description)])
         }

@@ -142,11 +142,11 @@ public final class Consumer {
 
     private func reload(from connection: PGConnection) {
         do {
-            configuration = try ConfigurationStore.load(from: connection) { problem in
+            configuration = try ConfigurationStore.load(from: connection, reusing: configuration) { problem in
                 Log.warning("configuration problem", ["problem": .string(problem)])
             }
             validators.removeAll()
-            executor.configurationChanged()
+            if let configuration { executor.configurationChanged(to: configuration) }
         } catch {
             Log.error("could not load configuration", ["error": .string(error.description)])
         }
