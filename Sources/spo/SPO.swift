@@ -12,7 +12,8 @@ struct SPO: ParsableCommand {
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
         subcommands: [
-            Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Services.self, Keys.self, Grants.self,
+            Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Prune.self, Services.self, Keys.self,
+            Grants.self,
         ])
 
     /// Logging is set up before any command runs: a bad `SPO_LOG_LEVEL` stops every command,
@@ -127,6 +128,8 @@ extension SPO {
             let conninfo = control.conninfo
             let connection = try PGConnection(conninfo: conninfo)
             try Migrator().migrate(connection)
+            // The coming days' execution partitions; the workers keep them coming, hourly.
+            _ = try? ExecutionRetention.createPartitions(on: connection)
             let supervisor = Supervisor(
                 options: .init(
                     nginxConfigPath: nginx, upstreamName: upstream, controlConninfo: conninfo,
@@ -209,6 +212,26 @@ extension SPO {
         func run() throws {
             let applied = try Migrator().migrate(PGConnection(conninfo: control.conninfo))
             print(applied.isEmpty ? "control schema is up to date" : "applied migrations: \(applied)")
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete the execution history older than a period: whole days dropped (as a spo_retention role).")
+        @Option(help: "What to delete: executions started before this long ago, e.g. 30d (days) or 12h (hours).")
+        var olderThan: String
+        @OptionGroup var control: ControlOption
+
+        func run() throws {
+            guard let period = RetentionPeriod(olderThan) else {
+                throw ValidationError("--older-than must be a count and a unit, d or h (e.g. 30d), from 1 to 9999")
+            }
+            let pruned = try ExecutionRetention.prune(
+                olderThan: period, on: PGConnection(conninfo: control.conninfo))
+            print(
+                "pruned what is older than \(period.interval): \(pruned.droppedPartitions) days dropped, "
+                    + "\(pruned.executions) executions, \(pruned.errors) errors, \(pruned.reprocessings) reprocessings, "
+                    + "\(pruned.jobs) jobs")
         }
     }
 

@@ -15,6 +15,8 @@ import SPOPostgres
 /// within a poll interval even when idle.
 public final class Worker {
     private let control: ControlDatabase
+    /// The coming days' execution partitions, created between requests.
+    private var partitionUpkeep = ExecutionRetention.Upkeep()
     /// Listening sockets, own first: a request sent to this worker directly is served before the queue.
     private let listenSockets: [Int32]
     private let journalPath: String?
@@ -100,6 +102,7 @@ public final class Worker {
                     return 0
                 }
                 handler?.sweepExpiredKeys()
+                if let connection = control.current, connection.isHealthy { partitionUpkeep.runIfDue(on: connection) }
             }
             guard let connection = try? waitForWork() else {
                 Log.error("a listening socket is no longer usable; exiting to be replaced")

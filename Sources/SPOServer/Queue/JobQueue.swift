@@ -151,7 +151,7 @@ public enum JobQueue {
         execution AS (
             UPDATE spo.service_execution e SET status = $4::text, http_status = $5::int, error_code = $6::text, attempts = $7::int,
                 duration_ms = $8::float8, attempt_log = $9::jsonb, finished_at = clock_timestamp()
-            FROM job WHERE e.id = job.execution_id RETURNING e.id, e.service_name),
+            FROM job WHERE e.id = job.execution_id AND e.id = $1::uuid RETURNING e.id, e.service_name),
         failure AS (
             INSERT INTO spo.service_error (reference, execution_id, service_name, code, http_status, sqlstate,
                 message, detail, created_at)
@@ -175,21 +175,22 @@ public enum JobQueue {
             failure?.error.sqlstate, failure?.error.message,
             failure.map { JSONValue.array($0.error.details(for: .administrator)).serialized() },
         ]
-        let result = try connection.executePrepared("spo_job_settle_v1", sql: settleSQL, fenced(lease) + values)
+        let result = try connection.executePrepared("spo_job_settle_v2", sql: settleSQL, fenced(lease) + values)
         return result.value(0, 0) == "1"
     }
 
     /// Puts the job back in the queue, due after `delay`, its execution `queued` again.
     static func requeue(_ lease: Lease, after delay: Duration = .zero, on connection: PGConnection) throws(PGError) {
         try connection.executePrepared(
-            "spo_job_requeue_v1",
+            "spo_job_requeue_v2",
             sql: """
                 WITH job AS (
                     UPDATE spo.execution_job SET state = 'queued', locked_by = NULL, locked_until = NULL, xid = NULL,
                         result = NULL, outside_transaction = false,
                         run_after = clock_timestamp() + make_interval(secs => $4::float8 / 1000)
                     WHERE \(fence) RETURNING execution_id)
-                UPDATE spo.service_execution e SET status = 'queued' FROM job WHERE e.id = job.execution_id
+                UPDATE spo.service_execution e SET status = 'queued' FROM job
+                WHERE e.id = job.execution_id AND e.id = $1::uuid
                 """, fenced(lease) + [String(milliseconds(delay))])
     }
 
