@@ -12,7 +12,8 @@ struct SPO: ParsableCommand {
         commandName: "spo",
         abstract: "Stored procedures as validated, audited, retried HTTP services (nginx + FastCGI).",
         subcommands: [
-            Dev.self, Serve.self, Worker.self, Consume.self, Migrate.self, Prune.self, Services.self, Keys.self,
+            Dev.self, Serve.self, Worker.self, Consume.self, AuditWriter.self, Migrate.self, Prune.self, Services.self,
+            Keys.self,
             Grants.self,
         ])
 
@@ -202,6 +203,23 @@ extension SPO {
         func run() throws {
             try user.map(ProcessUser.init(named:))?.become()
             throw ExitCode(Consumer(controlConninfo: control.conninfo).run())
+        }
+    }
+
+    struct AuditWriter: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "audit-writer",
+            abstract: "Commit the pool's execution rows in groups (started by `spo serve`).")
+
+        @OptionGroup var control: ControlOption
+        @Option(help: "The unix socket the workers hand their rows to.") var socket: String
+        @Option(help: "The unprivileged user to switch to before anything else, when started as root.")
+        var user: String?
+
+        func run() throws {
+            try user.map(ProcessUser.init(named:))?.become()
+            let writer = try SPOServer.AuditWriter(controlConninfo: control.conninfo, socketPath: socket)
+            throw ExitCode(writer.run())
         }
     }
 

@@ -24,6 +24,8 @@ public final class RequestHandler {
     public var journal: InFlightJournal?
     /// Where audit records go when the control database cannot take them, to be replayed later.
     public var spool: AuditSpool?
+    /// The pool's group-commit audit writer (`AuditWriter`), when `spo serve` runs one.
+    public var auditWriter = AuditWriterClient.fromEnvironment()
     /// This worker's counters (its region of the pool's), and through them the whole pool's.
     public var metrics = WorkerMetrics() {
         didSet { metrics.serve(generation: configuration.generation) }
@@ -712,9 +714,11 @@ public final class RequestHandler {
     /// Commits the record, or spools it when the control database cannot take it. False when
     /// neither worked: the answer must then name no execution and no error reference.
     func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
+        let handedOver = auditWriter.map { audit.handOver(record, to: $0, timeout: control.timeout) } ?? .notOffered
+        if handedOver == .committed { return true }
         do {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try audit.write(record, to: connection)
+                try audit.write(record, to: connection, tolerant: handedOver == .unconfirmed)
             }
             return true
         } catch {

@@ -97,6 +97,10 @@ public final class Supervisor {
     private let signals = SignalSet([SIGCHLD, SIGTERM, SIGINT, SIGHUP])
     private var metrics: PoolMetricsFile?
     private let consumers: ConsumerSlots
+    /// The pool's group-commit audit writers, started with the first reconcile (they need the run directory).
+    private var auditWriters: [AuditWriterSlot] = []
+    /// Which writer the next worker started is given (round robin).
+    private var nextAuditWriter = 0
     /// The site file's `client_max_body_size`, given to every worker (`NginxBodyLimit`).
     private var bodyLimit = NginxBodyLimit.nginxDefault
 
@@ -167,6 +171,7 @@ public final class Supervisor {
             if slot.pid > 0 { kill(slot.pid, SIGTERM) } else { retire(address) }
             Log.info("worker removed from the pool", ["address": .string(address.description)])
         }
+        startAuditWriters(runDirectory(block))
         for address in block.servers {
             if let slot = slots[address] {
                 // Listed again while still draining: keep the socket, replace the worker when it exits.
@@ -223,7 +228,7 @@ public final class Supervisor {
             slot.pid = try ChildProcess.spawn(
                 (options.workerCommand ?? [options.executable, "worker"]) + arguments,
                 standardInput: slot.direct.descriptor, inheriting: [slot.queue.descriptor],
-                environment: Supervisor.childEnvironment(controlConninfo: options.controlConninfo))
+                environment: workerEnvironment())
             slot.startedAt = .now
             if let index = slot.metricsSlot {
                 if slot.started { metrics?.countRestart(slot: index) }
@@ -243,6 +248,7 @@ public final class Supervisor {
         var status: Int32 = 0
         while case let pid = waitpid(-1, &status, WNOHANG), pid > 0 {
             guard let (address, slot) = slots.first(where: { $0.value.pid == pid }) else {
+                if auditWriters.contains(where: { $0.reaped(pid, status: status) }) { continue }
                 consumers.reaped(pid, status: status)
                 continue
             }
@@ -286,6 +292,7 @@ public final class Supervisor {
             }
         }
         consumers.respawnDue()
+        for writer in auditWriters { writer.respawnDue() }
     }
 
     /// How long the loop may wait for a signal: a second, or less when a restart is due sooner.
@@ -343,11 +350,15 @@ public final class Supervisor {
     private func stopAll() {
         for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGTERM) }
         consumers.signalAll(SIGTERM)
+        for writer in auditWriters { writer.signal(SIGTERM) }
         let deadline = ContinuousClock.now + .seconds(options.drainSeconds)
-        while slots.values.contains(where: { $0.pid > 0 }) || consumers.anyRunning {
+        while slots.values.contains(where: { $0.pid > 0 }) || consumers.anyRunning
+            || auditWriters.contains(where: \.isRunning)
+        {
             if ContinuousClock.now > deadline {
                 for slot in slots.values where slot.pid > 0 { kill(slot.pid, SIGKILL) }
                 consumers.signalAll(SIGKILL)
+                for writer in auditWriters { writer.signal(SIGKILL) }
             }
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
@@ -355,7 +366,7 @@ public final class Supervisor {
                 slot.pid = 0
                 if let index = slot.metricsSlot { metrics?.setPID(0, slot: index) }
                 recoverLeftovers(slot)
-            } else if pid > 0 {
+            } else if pid > 0, !auditWriters.contains(where: { $0.reaped(pid, status: status, stopping: true) }) {
                 consumers.reaped(pid, status: status, stopping: true)
             } else {
                 usleep(20_000)
@@ -394,6 +405,27 @@ public final class Supervisor {
             journalPath: slot.journalPath, spoolPath: slot.spoolPath, controlConninfo: options.controlConninfo
         )
         .recover()
+    }
+
+    /// Starts the audit writers once, in the pool's run directory (`SPO_AUDIT_WRITERS`, 0: none).
+    private func startAuditWriters(_ directory: String?) {
+        guard auditWriters.isEmpty, let directory else { return }
+        auditWriters = (0..<AuditWriterSlot.configuredCount).map { index in
+            AuditWriterSlot(
+                socketPath: AuditWriter.socketPath(runDirectory: directory, index: index),
+                executable: options.executable, controlConninfo: options.controlConninfo, user: options.user)
+        }
+        for writer in auditWriters { writer.start() }
+    }
+
+    /// A worker's environment: a child's, and where its audit writer listens (the writers take
+    /// the workers in turn, so their commits overlap in PostgreSQL's own group commit).
+    private func workerEnvironment() -> [String: String] {
+        var environment = Supervisor.childEnvironment(controlConninfo: options.controlConninfo)
+        guard !auditWriters.isEmpty else { return environment }
+        environment["SPO_AUDIT_WRITER_SOCKET"] = auditWriters[nextAuditWriter % auditWriters.count].socketPath
+        nextAuditWriter += 1
+        return environment
     }
 
     /// The environment of a worker or consumer: this process's, plus the control conninfo in

@@ -12,12 +12,14 @@ import Synchronization
 final class Crowd {
     private let handlers: [UncheckedBox<RequestHandler>]
 
-    init(size: Int, conninfo: String) throws {
+    /// `configure` sets each worker's handler up (an audit writer, say) before any request.
+    init(size: Int, conninfo: String, configure: (RequestHandler) -> Void = { _ in }) throws {
         handlers = try (0..<size).map { _ in
-            UncheckedBox(
-                RequestHandler(
-                    configuration: try ConfigurationStore.load(from: try PGConnection(conninfo: conninfo)),
-                    control: ControlDatabase(conninfo: conninfo)))
+            let handler = RequestHandler(
+                configuration: try ConfigurationStore.load(from: try PGConnection(conninfo: conninfo)),
+                control: ControlDatabase(conninfo: conninfo))
+            configure(handler)
+            return UncheckedBox(handler)
         }
     }
 

@@ -1,0 +1,23 @@
+import SPOCore
+
+extension AuditLog {
+    /// What became of a record offered to the pool's audit writer.
+    enum HandOver {
+        /// Committed by the writer: nothing left to do.
+        case committed
+        /// Offered, not confirmed: the writer may still commit it, so the worker writes it
+        /// tolerating a row that exists.
+        case unconfirmed
+        /// Not for the writer (an error row, a keyed or spooled one) or no writer: written as before.
+        case notOffered
+    }
+
+    /// Offers a request-path execution row (without an error or an idempotency key: those keep
+    /// their own statements) to the writer, waiting up to `timeout` for its commit.
+    func handOver(_ record: AuditRecord, to writer: AuditWriterClient, timeout: Duration) -> HandOver {
+        guard writer.isAvailable, record.failure == nil, record.idempotency == nil,
+            let (statement, values) = statement(for: record), statement == .execution
+        else { return .notOffered }
+        return writer.write(values, deadline: .now + timeout) ? .committed : .unconfirmed
+    }
+}

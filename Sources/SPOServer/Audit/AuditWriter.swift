@@ -1,0 +1,188 @@
+import Foundation
+import Glibc
+import SPOCore
+import SPOJSON
+import SPOPostgres
+
+/// `spo audit-writer`: the pool's group commit of execution rows.
+///
+/// Workers hand it their rows over a unix socket in the pool's private run directory
+/// (`AuditWriterClient`) and wait. It takes every row that has arrived, from all workers, writes
+/// them in one INSERT — one statement, one transaction, one commit to wait for (`AuditBatch`) —
+/// and then answers each worker. While that commit is in flight the next rows queue up in the
+/// sockets, so under load each transaction carries the rows of many workers: PostgreSQL's own
+/// group commit, one level up, which saves the database a transaction, a statement and a WAL
+/// flush per row. A row is answered `committed` only after its transaction committed on a
+/// connection with the pool's `synchronous_commit` (`SPO_AUDIT_COMMIT`), so a worker answers
+/// its client no earlier than when it wrote the row itself.
+///
+/// When a batch fails for a reason of its rows (a row already written: the worker gave up
+/// waiting and wrote it itself), each row is written alone, tolerating one that exists. When
+/// the control database fails, every row of the batch is answered `failed`, and its worker writes
+/// it itself (and spools it). A writer that dies takes no committed row with it: its workers
+/// see the socket close and write their rows themselves.
+public final class AuditWriter {
+    private let control: ControlDatabase
+    private let listener: ListeningSocket
+    private var clients: [Client] = []
+    private let parent = getppid()
+    private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
+    /// Rows committed and transactions used, for the log and tests.
+    public private(set) var committedRows = 0
+    public private(set) var transactions = 0
+
+    private final class Client {
+        let descriptor: Int32
+        var buffer: [UInt8] = []
+        var closed = false
+        init(descriptor: Int32) { self.descriptor = descriptor }
+    }
+
+    /// Listens at `socketPath` (replacing a socket file left there).
+    public init(controlConninfo: String, socketPath: String) throws {
+        control = ControlDatabase(conninfo: controlConninfo)
+        let commit = AuditLog.CommitMode.fromEnvironment()
+        control.onReconnect = { connection throws(PGError) in
+            try connection.execute("SET synchronous_commit = \(commit.synchronousCommit)")
+        }
+        listener = try ListeningSocket(.unix(path: socketPath), backlog: 256)
+        _ = fcntl(listener.descriptor, F_SETFL, fcntl(listener.descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// The socket path of writer `index` beside the pool's state files.
+    public static func socketPath(runDirectory: String, index: Int = 0) -> String {
+        runDirectory + "/audit-writer-\(index).sock"
+    }
+
+    /// Serves until SIGTERM/SIGINT (after answering the batch in hand) or until its supervisor is gone.
+    public func run() -> Int32 {
+        Log.component = "audit"
+        signals.block()
+        SignalSet.ignoreBrokenPipes()
+        Log.info("audit writer started", ["socket": .string(listenerPath)])
+        _ = try? control.open()
+        while serveOnce(waitingMilliseconds: 1000) {}
+        Log.info(
+            "audit writer stopping",
+            ["rows": .number(committedRows), "transactions": .number(transactions)])
+        close()
+        return 0
+    }
+
+    /// Stops listening and hangs up on every worker, as a writer that died would.
+    func close() {
+        listener.close()
+        for client in clients { Glibc.close(client.descriptor) }
+        clients.removeAll()
+    }
+
+    private var listenerPath: String {
+        if case .unix(let path) = listener.address { return path }
+        return ""
+    }
+
+    /// Waits for rows, writes those that arrived and answers them. False once it should stop.
+    public func serveOnce(waitingMilliseconds: Int32) -> Bool {
+        if signals.next(waitingMilliseconds: 0) != nil || getppid() != parent { return false }
+        var descriptors = [pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)]
+        descriptors += clients.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+        guard poll(&descriptors, nfds_t(descriptors.count), waitingMilliseconds) > 0 else { return true }
+        if descriptors[0].revents != 0 { acceptAll() }
+        var batch: [(Client, [String?])] = []
+        for client in clients { batch += readFrames(client) }
+        if !batch.isEmpty { write(batch) }
+        clients.removeAll { client in
+            if client.closed { Glibc.close(client.descriptor) }
+            return client.closed
+        }
+        return true
+    }
+
+    private func acceptAll() {
+        while case let descriptor = accept(listener.descriptor, nil, nil),
+            descriptor >= 0
+        {
+            clients.append(Client(descriptor: descriptor))
+        }
+    }
+
+    /// The complete frames a client has sent, reading what is there without waiting.
+    private func readFrames(_ client: Client) -> [(Client, [String?])] {
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = recv(client.descriptor, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                client.buffer += chunk[..<count]
+                continue
+            }
+            if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { client.closed = true }
+            if count < 0 && errno == EINTR { continue }
+            break
+        }
+        var frames: [(Client, [String?])] = []
+        var start = 0
+        while let length = AuditWriterFrame.bodyLength(client.buffer, at: start) {
+            guard length <= AuditWriterFrame.maxBytes else {
+                client.closed = true
+                return frames
+            }
+            guard client.buffer.count - start - 4 >= length else { break }
+            let range = start + 4..<start + 4 + length
+            start = range.upperBound
+            guard let values = AuditWriterFrame.decode(client.buffer, range), AuditBatch.accepts(values) else {
+                answer(client, .failed)
+                continue
+            }
+            frames.append((client, values))
+        }
+        client.buffer.removeFirst(start)
+        return frames
+    }
+
+    private func write(_ batch: [(Client, [String?])]) {
+        var rows = AuditBatch()
+        for (_, values) in batch { rows.append(values) }
+        let deadline = ContinuousClock.now + control.timeout
+        do throws(PGError) {
+            try control.withConnection { (connection: PGConnection) throws(PGError) in
+                try rows.write(to: connection, deadline: deadline)
+            }
+            committedRows += batch.count
+            transactions += 1
+            for (client, _) in batch { answer(client, .committed) }
+        } catch  where error.kind == .connection || error.kind == .timeout {
+            Log.warning(
+                "control database unavailable; workers write their audit rows themselves",
+                ["rows": .number(batch.count), "error": .string(error.description)])
+            for (client, _) in batch { answer(client, .failed) }
+        } catch {
+            writeAlone(batch, after: error)
+        }
+    }
+
+    /// Each row in a transaction of its own, tolerating one already written.
+    private func writeAlone(_ batch: [(Client, [String?])], after error: PGError) {
+        Log.warning(
+            "an audit batch failed; writing its rows one by one",
+            ["rows": .number(batch.count), "error": .string(error.description)])
+        for (client, values) in batch {
+            let written =
+                (try? control.withConnection { (connection: PGConnection) throws(PGError) in
+                    try AuditLog.run(
+                        .execution, Array(values.prefix(AuditBatch.valueCount)) + [nil], on: connection,
+                        tolerant: true)
+                }) != nil
+            if written {
+                committedRows += 1
+                transactions += 1
+            }
+            answer(client, written ? .committed : .failed)
+        }
+    }
+
+    private func answer(_ client: Client, _ answer: AuditWriterFrame.Answer) {
+        guard !client.closed else { return }
+        var byte = answer.rawValue
+        if send(client.descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) != 1 { client.closed = true }
+    }
+}

@@ -1,0 +1,73 @@
+/// What a worker and the pool's audit writer (`AuditWriter`) say on the writer's socket.
+///
+/// A worker sends one frame per audit row: a 4-byte big-endian length, then the row's values
+/// (those of `AuditLog.Statement.execution`), each a 4-byte big-endian length (`0xFFFFFFFF`
+/// for NULL) and its UTF-8 bytes. The writer answers each frame, in order, with one byte once
+/// the transaction holding the row has committed (`committed`) or failed (`failed`).
+enum AuditWriterFrame {
+    /// The writer's answer to one frame.
+    enum Answer: UInt8 {
+        /// The row is committed, as durably as the control connection's `synchronous_commit` says.
+        case committed = 0x43  // "C"
+        /// The row was not written: the worker writes it itself.
+        case failed = 0x46  // "F"
+    }
+
+    /// A frame larger than this is refused (a row carries parameters of up to the body limit,
+    /// escaped, and the attempt log).
+    static let maxBytes = 64 << 20
+    private static let null: UInt32 = 0xFFFF_FFFF
+
+    /// The frame carrying `values`, length included.
+    static func encode(_ values: [String?]) -> [UInt8] {
+        var bytes: [UInt8] = [0, 0, 0, 0]
+        for value in values {
+            guard let value else {
+                append(null, to: &bytes)
+                continue
+            }
+            append(UInt32(value.utf8.count), to: &bytes)
+            bytes.append(contentsOf: value.utf8)
+        }
+        let length = UInt32(bytes.count - 4)
+        for index in 0..<4 { bytes[index] = UInt8(truncatingIfNeeded: length >> (24 - 8 * index)) }
+        return bytes
+    }
+
+    /// The length of the frame starting at `start` in `buffer`, once its 4 length bytes are there.
+    static func bodyLength(_ buffer: [UInt8], at start: Int) -> Int? {
+        guard buffer.count - start >= 4 else { return nil }
+        return Int(read(buffer, at: start))
+    }
+
+    /// The values of a frame's body (`buffer[range]`); nil when it is malformed.
+    static func decode(_ buffer: [UInt8], _ range: Range<Int>) -> [String?]? {
+        var values: [String?] = []
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            guard range.upperBound - offset >= 4 else { return nil }
+            let length = read(buffer, at: offset)
+            offset += 4
+            if length == null {
+                values.append(nil)
+                continue
+            }
+            guard Int(length) <= range.upperBound - offset else { return nil }
+            values.append(String(decoding: buffer[offset..<offset + Int(length)], as: UTF8.self))
+            offset += Int(length)
+        }
+        return values
+    }
+
+    private static func append(_ value: UInt32, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: [
+            UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
+            UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value),
+        ])
+    }
+
+    private static func read(_ buffer: [UInt8], at offset: Int) -> UInt32 {
+        UInt32(buffer[offset]) << 24 | UInt32(buffer[offset + 1]) << 16 | UInt32(buffer[offset + 2]) << 8
+            | UInt32(buffer[offset + 3])
+    }
+}
