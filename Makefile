@@ -61,8 +61,12 @@ $(SWAGGER_UI_DIR)/index.html: | $(VENV)/.installed
 
 swagger-ui: deps $(SWAGGER_UI_DIR)/index.html
 
+# A release binary carries the Swift runtime and Foundation (--static-swift-stdlib): a worker maps
+# only the pages it uses, 25 MB resident instead of 31 (README, A worker's memory).
+STATIC_FLAGS := $(if $(filter release,$(CONFIG)),--static-swift-stdlib)
+
 build: deps
-	swift build -c $(CONFIG) $(SWIFT_BUILD_FLAGS)
+	swift build -c $(CONFIG) $(STATIC_FLAGS) $(SWIFT_BUILD_FLAGS)
 
 run: build swagger-ui
 	.build/$(CONFIG)/spo dev
