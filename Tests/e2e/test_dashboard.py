@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 import e2e_support
@@ -56,7 +57,9 @@ def number(text: str) -> float | None:
 def wait_shown(page: AdminPage, what: str, predicate, timeout: float = LIVE):
     """Waits until predicate() is true, saying what the dashboard showed if it never is."""
     try:
-        WebDriverWait(page.driver, timeout, poll_frequency=0.1).until(lambda _: predicate())
+        # The page re-renders what changed: an element read as it is replaced is stale, not a failure.
+        WebDriverWait(page.driver, timeout, poll_frequency=0.1,
+                      ignored_exceptions=[StaleElementReferenceException]).until(lambda _: predicate())
     except Exception:
         values = {css: shown(page, css) for css in ("#dash-rps", "#dash-error-rate", "#dash-requests",
                                                     "#dash-errors", "#dash-updated")}
