@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -145,6 +146,15 @@ def test_a_quick_bench_run_prints_one_table_with_every_figure_and_the_failed_one
     environment.update(BENCH_QUICK="1", BENCH_STATE_DIR=state, BENCH_FIGURES_DIR=str(figures), BENCH_WORKERS="2",
                        SPO_BIN=os.environ.get("SPO_BIN") or str(REPO / ".build" / "release" / "spo"))
     written = None
+    kit = Path(os.environ.get("BENCH_KIT") or REPO.parent / "shared" / "bench")
+    environment["BENCH_KIT"] = str(kit)
+    if not (kit / "reference" / "run").exists():
+        # A clone without the benchmark kit beside it: make bench says what to do and measures nothing.
+        result = subprocess.run([str(BENCH / "run")], capture_output=True, text=True, env=environment, timeout=60)
+        subprocess.run(["rm", "-rf", state])
+        assert result.returncode == 1 and "bench kit not found" in result.stderr, result.stderr
+        assert "set BENCH_KIT" in result.stderr
+        return
     try:
         result = subprocess.run([str(BENCH / "run")], capture_output=True, text=True, env=environment, timeout=900)
         if os.path.exists(os.path.join(state, "bench.json")):
