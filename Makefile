@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the project needs at build, run and test time.
-APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev libssl-dev curl ca-certificates \
+APT_PACKAGES := nginx postgresql libfcgi-dev libjansson-dev libpq-dev libssl-dev zlib1g-dev curl ca-certificates \
 	python3 python3-venv python3-pytest python3-requests wrk spawn-fcgi gcc procps \
 	chromium chromium-driver python3-selenium libjs-chart.js pgbouncer
 # Started as root, `spo dev` runs the pool's workers as spo and nginx's workers as spo-www (and

@@ -18,12 +18,14 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Thin owning wrappers: the only places that touch C pointers.
         .target(name: "SPOJSON", dependencies: ["CJansson"]),
         .target(name: "SPOPostgres", dependencies: ["CLibPQ"]),
         .target(name: "SPOFastCGI", dependencies: ["CFastCGI"]),
         .target(name: "SPOCrypto", dependencies: ["CCrypto"]),
+        .target(name: "SPOCompression", dependencies: ["CZlib"]),
         // Memory shared between the pool's processes (the metrics' counters), as Swift words; the
         // atomic loads and stores are inline C (a header, no library).
         .systemLibrary(name: "CSharedMemory"),
@@ -36,7 +38,7 @@ let package = Package(
         .target(
             name: "SPOServer",
             dependencies: [
-                "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto", "SPOSharedMemory",
+                "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto", "SPOCompression", "SPOSharedMemory",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
@@ -51,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "SPOJSONTests", dependencies: ["SPOJSON"]),
         .testTarget(name: "SPOCryptoTests", dependencies: ["SPOCrypto"]),
+        .testTarget(name: "SPOCompressionTests", dependencies: ["SPOCompression"]),
         .testTarget(name: "SPOCoreTests", dependencies: ["SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),
         .testTarget(
             name: "SPOServerTests",

@@ -17,6 +17,12 @@ public struct EntityTag: Sendable, Equatable {
         opaque = String(decoding: text, as: UTF8.self)
     }
 
+    private init(opaque: String) { self.opaque = opaque }
+
+    /// The tag of the same body sent in another content coding (`gzip`): a representation of its
+    /// own, so it has a strong tag of its own (`"…-gzip"`, as Apache's mod_deflate names it).
+    public func coded(_ coding: String) -> EntityTag { EntityTag(opaque: "\(opaque)-\(coding)") }
+
     /// The `ETag` header's value.
     public var header: String { "\"\(opaque)\"" }
 

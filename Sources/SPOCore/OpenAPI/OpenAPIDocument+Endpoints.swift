@@ -5,9 +5,10 @@ import SPOJSON
 extension OpenAPIDocument {
     /// The document's paths: one per endpoint of `EndpointTable`, in its order, the execute path
     /// spelled out once per enabled service; only the endpoints `including` keeps.
-    static func paths(_ services: [ServiceDefinition], including: (Endpoint) -> Bool = { _ in true })
-        -> [JSONValue.Member]
-    {
+    static func paths(
+        _ services: [ServiceDefinition], operations: inout OpenAPIOperationCache,
+        including: (Endpoint) -> Bool = { _ in true }
+    ) -> [JSONValue.Member] {
         var paths: [(path: String, operations: [JSONValue.Member])] = []
         // Where each path is in `paths`: searching the list made 1,000 services quadratic.
         var positions: [String: Int] = [:]
@@ -23,11 +24,14 @@ extension OpenAPIDocument {
             switch endpoint.id {
             case .executeService:
                 for service in services {
-                    let composite = service.kind == .parallel ? parallelSchemas(service, services) : nil
-                    let path =
-                        service.saga == nil
-                        ? executePath(service, composite: composite) : sagaExecutePath(service, among: services)
-                    add("/api/services/\(service.name)/execute", endpoint.method, path["post"] ?? .null)
+                    let operation = operations.operation(of: service) {
+                        let composite = service.kind == .parallel ? parallelSchemas(service, services) : nil
+                        let path =
+                            service.saga == nil
+                            ? executePath(service, composite: composite) : sagaExecutePath(service, among: services)
+                        return path["post"] ?? .null
+                    }
+                    add("/api/services/\(service.name)/execute", endpoint.method, operation)
                 }
             case .executeEnvelope:
                 add(endpoint.path.description, endpoint.method, envelopePath(services)["post"] ?? .null)

@@ -19,9 +19,20 @@ public enum OpenAPIDocument {
     public static func make(_ configuration: Configuration, serverURL: String? = nil, for caller: Principal? = nil)
         -> JSONValue
     {
+        var operations = OpenAPIOperationCache.none
+        return make(configuration, serverURL: serverURL, for: caller, operations: &operations)
+    }
+
+    /// The same document, with the services' operations taken from `operations` where their
+    /// definitions did not change (and kept there for the next rendering): the same text.
+    public static func make(
+        _ configuration: Configuration, serverURL: String? = nil, for caller: Principal? = nil,
+        operations: inout OpenAPIOperationCache
+    ) -> JSONValue {
         let services = configuration.services.values.filter { $0.enabled && caller?.mayCall($0) != false }
             .sorted { $0.name < $1.name }
-        let paths = self.paths(services) { endpoint in
+        defer { operations.finishRendering(of: configuration) }
+        let paths = self.paths(services, operations: &operations) { endpoint in
             guard let caller else { return true }
             // Without a service to call, the envelope form is of no use to the caller.
             return caller.mayCall(endpoint) && (endpoint.access != .service || !services.isEmpty)

@@ -1,3 +1,4 @@
+import SPOCompression
 import SPOCore
 
 /// The OpenAPI documents this worker rendered for the current state of the control tables, one
@@ -8,10 +9,22 @@ import SPOCore
 /// drops every rendering of the old. Bounded by `byteLimit` (and `entryLimit`): past it, the
 /// renderings used least recently go first; the one just stored always stays.
 struct OpenAPICache {
-    /// A document as answered: its bytes and their tag.
+    /// A document as answered: its bytes and their tag, and once a client took it gzipped, that
+    /// body too (compressed once per rendering, not per request).
     struct Rendered {
         var body: [UInt8]
         var tag: EntityTag
+        var gzipped: [UInt8]? = nil
+
+        /// The gzip body, compressed now if this rendering has none yet.
+        mutating func gzip() -> [UInt8] {
+            if let gzipped { return gzipped }
+            let compressed = Gzip.compress(body)
+            gzipped = compressed
+            return compressed
+        }
+
+        var size: Int { body.count + (gzipped?.count ?? 0) }
     }
 
     /// Total bytes of renderings kept (a document at 1,000 services is a few MB).
@@ -40,9 +53,9 @@ struct OpenAPICache {
         }
         entries.removeAll { $0.audience == audience }
         entries.append((audience, rendered))
-        var bytes = entries.reduce(0) { $0 + $1.rendered.body.count }
+        var bytes = entries.reduce(0) { $0 + $1.rendered.size }
         while entries.count > 1, bytes > Self.byteLimit || entries.count > Self.entryLimit {
-            bytes -= entries.removeFirst().rendered.body.count
+            bytes -= entries.removeFirst().rendered.size
         }
     }
 

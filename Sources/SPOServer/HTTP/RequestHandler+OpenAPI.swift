@@ -13,14 +13,26 @@ extension RequestHandler {
     func openAPIDocument(_ request: HTTPRequest, _ context: RequestContext) -> HTTPResponse {
         let audience = OpenAPIAudience(context.principal)
         let source = (try? currentConfiguration()) ?? configuration
-        let rendered =
+        var rendered =
             openAPIDocuments.rendered(for: audience, at: source.generation)
             ?? renderOpenAPIDocument(source, for: context.principal, audience)
-        let headers = [("ETag", rendered.tag.header)] + context.headers
-        if let condition = request.header("if-none-match"), rendered.tag.isMatched(byIfNoneMatch: condition) {
+        // Gzipped here, once per rendering, rather than by nginx on every request: megabytes at
+        // 1,000 services would also overflow nginx's FastCGI buffers into a temporary file.
+        let gzip = request.header("accept-encoding").map(AcceptEncoding.acceptsGzip) ?? false
+        let tag = gzip ? rendered.tag.coded("gzip") : rendered.tag
+        let headers = [("ETag", tag.header), ("Vary", "Accept-Encoding")] + context.headers
+        if let condition = request.header("if-none-match"), tag.isMatched(byIfNoneMatch: condition) {
             return HTTPResponse(status: 304, headers: headers)
         }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")] + headers, body: rendered.body)
+        guard gzip else {
+            return HTTPResponse(
+                status: 200, headers: [("Content-Type", "application/json")] + headers, body: rendered.body)
+        }
+        let body = rendered.gzip()
+        openAPIDocuments.store(rendered, for: audience, at: source.generation)
+        return HTTPResponse(
+            status: 200, headers: [("Content-Type", "application/json"), ("Content-Encoding", "gzip")] + headers,
+            body: body)
     }
 
     /// Renders the document of `source` for its caller and keeps it.
@@ -29,7 +41,7 @@ extension RequestHandler {
     {
         var body: [UInt8] = []
         body.reserveCapacity(openAPIDocuments.lastSize)
-        OpenAPIDocument.make(source, for: caller).write(to: &body)
+        OpenAPIDocument.make(source, for: caller, operations: &openAPIOperations).write(to: &body)
         let rendered = OpenAPICache.Rendered(body: body, tag: EntityTag(digestOf: body))
         openAPIDocuments.store(rendered, for: audience, at: source.generation)
         return rendered

@@ -59,6 +59,8 @@ public final class RequestHandler {
 
     /// The OpenAPI documents rendered for the current configuration (`RequestHandler+OpenAPI`).
     var openAPIDocuments = OpenAPICache()
+    /// Each plain service's rendered operation, reused by the next rendering while unchanged.
+    var openAPIOperations = OpenAPIOperationCache()
 
     /// Runs this worker's sagas (`RequestHandler+Saga`).
     lazy var sagaRunner = SagaRunner(

@@ -167,6 +167,7 @@ public final class Worker {
         ("CONTENT_TYPE", "content-type"), ("HTTP_X_CORRELATION_ID", "x-correlation-id"),
         ("HTTP_IDEMPOTENCY_KEY", "idempotency-key"), ("HTTP_AUTHORIZATION", "authorization"),
         ("HTTP_PREFER", "prefer"), ("HTTP_ORIGIN", "origin"), ("HTTP_IF_NONE_MATCH", "if-none-match"),
+        ("HTTP_ACCEPT_ENCODING", "accept-encoding"),
         ("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "access-control-request-method"),
     ]
 
