@@ -69,3 +69,39 @@ import Testing
         #expect(JSONValue.number(Double.nan) == .null)
     }
 }
+
+@Suite struct MillisecondsTests {
+    private func text(_ value: Double) -> String {
+        var out: [UInt8] = []
+        JSONValue.writeMilliseconds(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func roundedToTheMicrosecondWithoutTrailingZeros() {
+        #expect(text(0) == "0")
+        #expect(text(12) == "12")
+        #expect(text(1.5) == "1.5")
+        #expect(text(63.25) == "63.25")
+        #expect(text(0.125) == "0.125")
+        #expect(text(0.0004) == "0")
+        #expect(text(0.0996) == "0.1")
+        #expect(text(2.0305) == "2.031" || text(2.0305) == "2.03")  // a binary double near the tie
+        #expect(text(1234567.890123) == "1234567.89")
+        #expect(text(-3.007) == "-3.007")
+        #expect(text(0.05) == "0.05")
+    }
+
+    @Test func notFiniteIsNullAndHugeKeepsTheDoublesForm() {
+        #expect(text(.nan) == "null")
+        #expect(text(-.infinity) == "null")
+        #expect(text(3e15) == JSONValue.number(3e15).serialized())
+    }
+
+    @Test func digitsOfIntegers() {
+        for value: UInt64 in [0, 7, 10, 99, 1_000_000, UInt64.max] {
+            var out: [UInt8] = []
+            JSONValue.writeDigits(value, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(value))
+        }
+    }
+}

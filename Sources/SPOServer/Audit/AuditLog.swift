@@ -189,7 +189,7 @@ public struct AuditLog {
             execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,
             execution.parameters?.serialized(), execution.status.rawValue, String(execution.httpStatus),
             execution.errorCode,
-            String(execution.attempts.count), String(execution.durationMilliseconds), execution.user,
+            String(execution.attempts.count), AuditLog.millisecondsText(execution.durationMilliseconds), execution.user,
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
         ]
@@ -202,24 +202,50 @@ public struct AuditLog {
             ? (.execution, values + [finished]) : (.executionWithError, values + failure + [finished])
     }
 
+    /// The `attempt_log` JSON of `attempts`, written straight as bytes: it is built on every
+    /// request, and a tree of members per attempt cost more than the rest of the audit row.
     static func attemptsJSON(_ attempts: [AttemptRecord], workerPID: String? = nil) -> String {
-        JSONValue.array(
-            attempts.map { attempt in
-                // Absent rather than null when there is nothing to say: every request stores this,
-                // and the service_log view reads a missing key as NULL all the same.
-                var members: [JSONValue.Member] = [
-                    .init("attempt", .number(attempt.attempt)), .init("outcome", .string(attempt.outcome.rawValue)),
-                ]
-                if let sqlstate = attempt.sqlstate { members.append(.init("sqlstate", .string(sqlstate))) }
-                if let message = attempt.message { members.append(.init("message", .string(message))) }
-                members += [
-                    .init("offset_ms", .number(attempt.offsetMilliseconds)),
-                    .init("connect_ms", .number(attempt.connectMilliseconds)),
-                    .init("execute_ms", .number(attempt.executeMilliseconds)),
-                ]
-                if let workerPID { members.append(.init("worker_pid", .number(workerPID))) }
-                return .object(members)
+        var out: [UInt8] = []
+        out.reserveCapacity(128 * attempts.count + 2)
+        out.append(UInt8(ascii: "["))
+        for (index, attempt) in attempts.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"attempt":"#.utf8)
+            JSONValue.writeDigits(UInt64(max(attempt.attempt, 0)), to: &out)
+            out.append(contentsOf: #","outcome":"#.utf8)
+            JSONValue.writeString(attempt.outcome.rawValue, to: &out)
+            // Absent rather than null when there is nothing to say: every request stores this,
+            // and the service_log view reads a missing key as NULL all the same.
+            if let sqlstate = attempt.sqlstate {
+                out.append(contentsOf: #","sqlstate":"#.utf8)
+                JSONValue.writeString(sqlstate, to: &out)
             }
-        ).serialized()
+            if let message = attempt.message {
+                out.append(contentsOf: #","message":"#.utf8)
+                JSONValue.writeString(message, to: &out)
+            }
+            out.append(contentsOf: #","offset_ms":"#.utf8)
+            JSONValue.writeMilliseconds(attempt.offsetMilliseconds, to: &out)
+            out.append(contentsOf: #","connect_ms":"#.utf8)
+            JSONValue.writeMilliseconds(attempt.connectMilliseconds, to: &out)
+            out.append(contentsOf: #","execute_ms":"#.utf8)
+            JSONValue.writeMilliseconds(attempt.executeMilliseconds, to: &out)
+            if let workerPID {
+                out.append(contentsOf: #","worker_pid":"#.utf8)
+                out.append(contentsOf: workerPID.utf8)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `milliseconds` as the audit's float8 parameter, in the attempt log's form (`NaN` and
+    /// `Infinity` as PostgreSQL reads them, not JSON's `null`).
+    static func millisecondsText(_ milliseconds: Double) -> String {
+        guard milliseconds.isFinite else { return String(milliseconds) }
+        var out: [UInt8] = []
+        JSONValue.writeMilliseconds(milliseconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }
