@@ -73,10 +73,12 @@ public final class FastCGIRequest {
         var values = [String?](repeating: nil, count: names.prefixes.count)
         guard var entry = request.pointee.envp else { return values }
         while let pair = entry.pointee {
-            for (index, prefix) in names.prefixes.enumerated() where values[index] == nil {
-                let matches = prefix.withUnsafeBufferPointer { strncmp(pair, $0.baseAddress!, $0.count) == 0 }
-                if matches {
-                    values[index] = String(cString: pair + prefix.count)
+            // Only names of the entry's length are compared: one comparison per entry, not one per name.
+            if let equals = strchr(pair, Int32(UInt8(ascii: "="))) {
+                let length = pair.distance(to: equals) + 1
+                for (index, prefix) in names.prefixes.enumerated()
+                where prefix.count == length && values[index] == nil && memcmp(pair, prefix, length) == 0 {
+                    values[index] = String(cString: pair + length)
                     break
                 }
             }

@@ -64,6 +64,13 @@ extension JSONValue {
         }
     }
 
+    /// `milliseconds` as a JSON number in `writeMilliseconds`'s form: a duration in an answer.
+    public static func milliseconds(_ milliseconds: Double) -> JSONValue {
+        var out: [UInt8] = []
+        writeMilliseconds(milliseconds, to: &out)
+        return .number(String(decoding: out, as: UTF8.self))
+    }
+
     /// Appends the decimal digits of `value`.
     public static func writeDigits(_ value: UInt64, to out: inout [UInt8]) {
         guard value >= 10 else {

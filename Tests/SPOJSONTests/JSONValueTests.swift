@@ -91,6 +91,12 @@ import Testing
         #expect(text(0.05) == "0.05")
     }
 
+    @Test func aDurationInAnAnswerIsTheSameNumber() {
+        #expect(JSONValue.milliseconds(63.25).serialized() == "63.25")
+        #expect(JSONValue.milliseconds(0.0004).serialized() == "0")
+        #expect(JSONValue.milliseconds(.nan).serialized() == "null")
+    }
+
     @Test func notFiniteIsNullAndHugeKeepsTheDoublesForm() {
         #expect(text(.nan) == "null")
         #expect(text(-.infinity) == "null")

@@ -1,6 +1,6 @@
-"""The pool's audit writers (`spo audit-writer`): execution rows of concurrent requests are
-committed in shared transactions, and a writer killed under load loses no row (its workers write
-their rows themselves until the supervisor's replacement is up)."""
+"""The pool's audit writer (`spo audit-writer`, one by default): execution rows of concurrent
+requests are committed in shared transactions, and the writer killed under load loses no row (the
+workers write their rows themselves until the supervisor's replacement is up)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def ids_of(responses) -> list[str]:
 
 
 def test_concurrent_rows_share_transactions(pool):
-    found = wait_for(lambda: writers(pool) if len(writers(pool)) == 2 else None, timeout=10,
-                     message="two audit writers")
+    found = wait_for(lambda: writers(pool) if len(writers(pool)) == 1 else None, timeout=10,
+                     message="one audit writer (SPO_AUDIT_WRITERS defaults to 1)")
     assert all(os.path.exists(socket) for socket in found.values())
     ids = ids_of(load(pool, threads=12, seconds=2))
     assert len(ids) >= 24
@@ -61,8 +61,8 @@ def test_concurrent_rows_share_transactions(pool):
 
 
 def test_a_killed_writer_loses_no_row_and_is_replaced(pool):
-    before = wait_for(lambda: writers(pool) if len(writers(pool)) == 2 else None, timeout=10,
-                      message="two audit writers")
+    before = wait_for(lambda: writers(pool) if len(writers(pool)) == 1 else None, timeout=10,
+                      message="one audit writer")
     victim = min(before)
 
     def kill_one():
@@ -72,7 +72,7 @@ def test_a_killed_writer_loses_no_row_and_is_replaced(pool):
     ids = ids_of(load(pool, threads=12, seconds=2.5, during=kill_one))
     listed = "'{" + ",".join(ids) + "}'::uuid[]"
     assert pool.psql(f"SELECT count(*) FROM spo.service_execution WHERE id = ANY({listed})").strip() == str(len(ids))
-    after = wait_for(lambda: writers(pool) if len(writers(pool)) == 2 and victim not in writers(pool) else None,
+    after = wait_for(lambda: writers(pool) if len(writers(pool)) == 1 and victim not in writers(pool) else None,
                      timeout=10, message="the killed writer replaced")
     assert before[victim] in after.values(), "the replacement listens where the workers look"
     # The replacement serves: rows of a new burst are grouped again.

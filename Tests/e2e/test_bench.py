@@ -118,7 +118,7 @@ def test_every_figure_script_keeps_the_contract(name):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("name", ["10-hot-path", "20-instructions", "25-memory"])
+@pytest.mark.parametrize("name", ["10-hot-path", "15-cpu-split", "20-instructions", "25-memory"])
 def test_a_hot_path_figure_outside_make_bench_says_how_to_run_it(name):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("BENCH_", "SPO_", "PG"))}
     result = subprocess.run([str(FIGURES / name)], capture_output=True, text=True, env=environment, timeout=60)

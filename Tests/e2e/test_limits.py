@@ -28,6 +28,19 @@ def _post(spo, path: str, body: bytes, **kwargs) -> requests.Response:
                          **kwargs)
 
 
+def test_a_worker_reads_each_parameter_by_its_whole_name(spo):
+    """FastCGI parameters whose names begin or end like the ones the worker reads (a longer one,
+    a shorter one, sent first) leave the real ones as they are: the correlation id it answers with
+    and the body length it reads are the request's own."""
+    slot = sorted(spo.workers())[0]
+    headers = {"X-Correlation-ID-Extra": "not-this-one", "X-Correlation": "nor-this", "X-Correlation-ID": "whole-name-1",
+               "Content-Length-Hint": "1"}
+    answer = fastcgi(spo.direct_path(slot), "POST", EXECUTE, b'{"p_id": 1}', headers=headers)
+    assert answer.status == 200, answer.body
+    assert answer.headers.get("X-Correlation-ID") == "whole-name-1", answer.headers
+    assert answer.json()["status"] == "succeeded"
+
+
 # ------------------------------------------------------------------------------------------------
 # Cache-Control
 # ------------------------------------------------------------------------------------------------

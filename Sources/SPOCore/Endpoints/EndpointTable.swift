@@ -1,3 +1,4 @@
+import Glibc
 import SPOJSON
 
 /// Every endpoint of the API, in the order the OpenAPI document lists them.
@@ -95,16 +96,21 @@ public enum EndpointTable {
     /// every request takes this route, and splitting showed in profiles. Other spellings of the
     /// path (doubled slashes) take the general way.
     static func executedService(_ path: String) -> String? {
-        let prefix = "/api/services/".utf8
-        let suffix = "/execute".utf8
-        let utf8 = path.utf8
-        guard utf8.count > prefix.count + suffix.count, utf8.starts(with: prefix),
-            utf8.suffix(suffix.count).elementsEqual(suffix)
-        else { return nil }
-        let name = utf8.dropFirst(prefix.count).dropLast(suffix.count)
-        guard !name.contains(UInt8(ascii: "/")) else { return nil }
-        return String(Substring(name))
+        var path = path
+        return path.withUTF8 { bytes -> String? in
+            let (prefix, suffix) = (executePrefix, executeSuffix)
+            guard bytes.count > prefix.count + suffix.count,
+                memcmp(bytes.baseAddress!, prefix, prefix.count) == 0,
+                memcmp(bytes.baseAddress! + bytes.count - suffix.count, suffix, suffix.count) == 0
+            else { return nil }
+            let name = UnsafeBufferPointer(rebasing: bytes[prefix.count..<bytes.count - suffix.count])
+            guard !name.contains(UInt8(ascii: "/")) else { return nil }
+            return String(decoding: name, as: UTF8.self)
+        }
     }
+
+    private static let executePrefix = Array("/api/services/".utf8)
+    private static let executeSuffix = Array("/execute".utf8)
 
     private static func ref(_ path: String) -> JSONValue { OpenAPIDocument.Components.ref(path) }
 }

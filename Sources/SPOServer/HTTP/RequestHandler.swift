@@ -641,7 +641,7 @@ public final class RequestHandler {
             "execution_id": .string(executionID), "service": .string(service.name),
             "status": .string(ExecutionStatus.succeeded.rawValue),
             "attempts": .number(outcome.attempts.count),
-            "duration_ms": .number((outcome.durationMilliseconds * 1000).rounded() / 1000),
+            "duration_ms": .milliseconds(outcome.durationMilliseconds),
             "data": .raw((try? outcome.result.get()) ?? "null"),
         ])
         if let reprocessOf, case .object(var members) = body {

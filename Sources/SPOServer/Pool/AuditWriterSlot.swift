@@ -23,10 +23,10 @@ final class AuditWriterSlot {
         self.user = user
     }
 
-    /// `SPO_AUDIT_WRITERS` (0 runs none), else 2: while one writer waits for its group's WAL
-    /// flush, the other's INSERT runs, and PostgreSQL flushes both groups together.
+    /// `SPO_AUDIT_WRITERS` (0 runs none), else 1: one writer makes the largest groups, and the
+    /// rows arriving while its group is flushed make the next one (README, Audit).
     static var configuredCount: Int {
-        ProcessInfo.processInfo.environment["SPO_AUDIT_WRITERS"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil } ?? 2
+        ProcessInfo.processInfo.environment["SPO_AUDIT_WRITERS"].flatMap(Int.init).flatMap { $0 >= 0 ? $0 : nil } ?? 1
     }
 
     var isRunning: Bool { pid > 0 }
