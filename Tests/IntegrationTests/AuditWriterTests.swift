@@ -125,6 +125,20 @@ import Testing
         #expect(!client.isAvailable, "the worker pauses before trying a dead writer again")
     }
 
+    @Test func aWriterThatNeverAnswersIsGivenUpOnAtTheDeadline() throws {
+        // Listening, never accepting: the row is sent into the socket's backlog and never answered.
+        let silent = try ListeningSocket(.unix(path: socketPath), backlog: 4)
+        defer { silent.close() }
+        let client = AuditWriterClient(path: socketPath)
+        let start = ContinuousClock.now
+        let values = [String?](repeating: "x", count: AuditBatch.valueCount)
+        #expect(!client.write(values, deadline: start + .milliseconds(300)))
+        let waited = start.duration(to: .now)
+        #expect(waited >= .milliseconds(300), "it gave up before its deadline")
+        #expect(waited < .seconds(5), "it waited \(waited), far past its deadline")
+        #expect(!client.isAvailable, "the worker writes itself for a while before trying again")
+    }
+
     @Test func aWriterWithoutTheControlDatabaseLeavesTheRowToTheSpool() throws {
         let fixture = try Fixture()
         let unreachable = "host=/nonexistent/spo-writer-test dbname=spo connect_timeout=2"

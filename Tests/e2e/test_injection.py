@@ -246,8 +246,9 @@ def _check(request: dict, response: requests.Response, hostile: bool):
 
 
 # Statements some process of the pool may run at any moment, whatever the requests: the sweep of
-# expired idempotency keys and the queue consumers' safety-net poll.
-BACKGROUND = re.compile(r"spo\.idempotency_key|spo\.execution_job|pg_notify|LISTEN ")
+# expired idempotency keys, the queue consumers' safety-net poll and the workers' upkeep of the
+# coming days' execution partitions.
+BACKGROUND = re.compile(r"spo\.idempotency_key|spo\.execution_job|spo\.create_execution_partitions|pg_notify|LISTEN ")
 
 
 @pytest.fixture
