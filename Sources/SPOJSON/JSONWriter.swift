@@ -47,28 +47,65 @@ extension JSONValue {
             JSONValue.number(milliseconds).write(to: &out)
             return
         }
-        var micros = Int64((milliseconds * 1000).rounded())
-        if micros < 0 {
-            out.append(UInt8(ascii: "-"))
-            micros = -micros
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            out.append(contentsOf: buffer[..<formatMilliseconds(milliseconds, into: buffer)])
         }
-        writeDigits(UInt64(micros / 1000), to: &out)
-        var fraction = Int(micros % 1000)
-        guard fraction > 0 else { return }
-        out.append(UInt8(ascii: "."))
-        var divisor = 100
-        while fraction > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
-            fraction %= divisor
-            divisor /= 10
+    }
+
+    /// `milliseconds` in `writeMilliseconds`'s form as a string; nil when it is not finite. Built
+    /// in place: a duration under eleven days fits a small string, which needs no allocation.
+    public static func millisecondsText(_ milliseconds: Double) -> String? {
+        guard milliseconds.isFinite else { return nil }
+        guard abs(milliseconds) < 1e9 else {
+            var out: [UInt8] = []
+            writeMilliseconds(milliseconds, to: &out)
+            return String(decoding: out, as: UTF8.self)
         }
+        // At most 14 bytes: a sign, 9 digits, the point and 3 more.
+        return String(unsafeUninitializedCapacity: 15) { formatMilliseconds(milliseconds, into: $0) }
     }
 
     /// `milliseconds` as a JSON number in `writeMilliseconds`'s form: a duration in an answer.
     public static func milliseconds(_ milliseconds: Double) -> JSONValue {
-        var out: [UInt8] = []
-        writeMilliseconds(milliseconds, to: &out)
-        return .number(String(decoding: out, as: UTF8.self))
+        millisecondsText(milliseconds).map(JSONValue.number) ?? .number(milliseconds)
+    }
+
+    /// Writes `milliseconds` (finite, under 1e12 in magnitude) rounded to the microsecond into
+    /// `buffer` (room for 17 bytes, or 14 under 1e9); the number of bytes written.
+    private static func formatMilliseconds(_ milliseconds: Double, into buffer: UnsafeMutableBufferPointer<UInt8>)
+        -> Int
+    {
+        var count = 0
+        var micros = Int64((milliseconds * 1000).rounded())
+        if micros < 0 {
+            buffer[0] = UInt8(ascii: "-")
+            count = 1
+            micros = -micros
+        }
+        var whole = micros / 1000
+        var digits = 1
+        var rest = whole
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        for position in (count..<count + digits).reversed() {
+            buffer[position] = UInt8(ascii: "0") + UInt8(whole % 10)
+            whole /= 10
+        }
+        count += digits
+        var fraction = Int(micros % 1000)
+        guard fraction > 0 else { return count }
+        buffer[count] = UInt8(ascii: ".")
+        count += 1
+        var divisor = 100
+        while fraction > 0 {
+            buffer[count] = UInt8(ascii: "0") + UInt8(fraction / divisor)
+            count += 1
+            fraction %= divisor
+            divisor /= 10
+        }
+        return count
     }
 
     /// Appends the decimal digits of `value`.

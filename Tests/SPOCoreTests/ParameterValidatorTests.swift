@@ -393,6 +393,24 @@ private func bound(_ result: Result<[BoundParameter], ValidationFailure>) -> [Bo
             ])
     }
 
+    /// Repeats are told apart by the parameter's position, in a bit mask for the first 64 and a
+    /// set beyond: every position of a long list is checked, each repeat reported once.
+    @Test func repeatedMembersAreRejectedAtEveryPositionOfALongList() {
+        let specs = (0..<100).map { ParameterSpec(name: "p\($0)", type: SQLType(.integer)) }
+        let validator = ParameterValidator(parameters: specs)
+        let once = JSONValue.object(specs.map { JSONValue.Member($0.name, .number("1")) })
+        #expect(bound(validator.validate(once))?.count == 100)
+        let repeated = [0, 62, 63, 64, 65, 99]
+        let body = JSONValue.object(
+            specs.map { JSONValue.Member($0.name, .number("1")) }
+                + repeated.map { JSONValue.Member("p\($0)", .number("2")) })
+        #expect(
+            problems(validator.validate(body))
+                == repeated.map {
+                    ParameterProblem(parameter: "p\($0)", problem: "must be given only once")
+                })
+    }
+
     @Test func everyProblemIsReportedTogether() {
         let validator = ParameterValidator(parameters: [
             ParameterSpec(name: "p_id", type: SQLType(.bigint), required: true),

@@ -97,6 +97,19 @@ import Testing
         #expect(JSONValue.milliseconds(.nan).serialized() == "null")
     }
 
+    /// The text of a duration (built in place, in a small string) is what the writer writes,
+    /// on both sides of the sizes that fit.
+    @Test func theTextOfADurationIsTheWrittenNumber() {
+        for value in [
+            0, 1, 9.999, 10, 0.001, 0.0005, 999_999_999.999, 999_999_999.9996, 1e9, 1_234_567_890.5, -0.25,
+            -999_999_999.999, 5e11, 86_400_000.125,
+        ] {
+            #expect(JSONValue.millisecondsText(value) == text(value), "\(value)")
+        }
+        #expect(JSONValue.millisecondsText(.nan) == nil)
+        #expect(JSONValue.millisecondsText(.infinity) == nil)
+    }
+
     @Test func notFiniteIsNullAndHugeKeepsTheDoublesForm() {
         #expect(text(.nan) == "null")
         #expect(text(-.infinity) == "null")

@@ -552,8 +552,9 @@ extension OpenAPIDocument {
                 "The circuit breaker of the service's connection is open: nothing was sent to the database; "
                     + "Retry-After says in how many seconds probes may test it again"
             case .idempotencyKeyInvalid:
-                "The Idempotency-Key header is not a token of letters, digits and -_.: (at most 128), or the service "
-                    + "requires one and none was sent; nothing was run"
+                "The Idempotency-Key header is not a token of letters, digits and -_.: "
+                    + "(at most \(ClientToken.maxLength)), or the service requires one and none was sent; "
+                    + "nothing was run"
             case .idempotencyKeyMismatch:
                 "The Idempotency-Key was used before with other parameters or another service; nothing was run"
             case .idempotencyKeyInUse:
@@ -603,9 +604,10 @@ extension OpenAPIDocument {
 
         // MARK: Parameters and headers
 
-        /// What `RequestContext.isValidToken` accepts; anything else is replaced, not rejected.
+        /// What `ClientToken.isValid` accepts.
         private static let token: JSONValue = typed(
-            "string", extra: [.init("maxLength", .number(128)), .init("pattern", .string("^[A-Za-z0-9_.:-]+$"))])
+            "string",
+            extra: [.init("maxLength", .number(ClientToken.maxLength)), .init("pattern", .string(ClientToken.pattern))])
 
         static let parameters: JSONValue = .object([
             "CorrelationID": header(

@@ -103,17 +103,25 @@ public struct ParameterValidator: Sendable {
     /// Problems with the member names themselves: unknown, output-only, or repeated.
     private func memberNameProblems(_ members: [JSONValue.Member]) -> [ParameterProblem] {
         var problems: [ParameterProblem] = []
-        var seen: Set<String> = []
+        // Which parameters were seen, by position: a bit each for the first 64 (no allocation and
+        // no hashing on every call), a set for the rest.
+        var seenBits: UInt64 = 0
+        var seenBeyond: Set<Int> = []
+        func firstSight(_ index: Int) -> Bool {
+            guard index < 64 else { return seenBeyond.insert(index).inserted }
+            defer { seenBits |= 1 << index }
+            return seenBits & (1 << index) == 0
+        }
         for member in members {
-            guard let spec = parameters.first(where: { $0.name == member.key }) else {
+            guard let index = parameters.firstIndex(where: { $0.name == member.key }) else {
                 problems.append(ParameterProblem(parameter: member.key, problem: unknownParameterMessage))
                 continue
             }
-            if !spec.direction.isInput {
+            if !parameters[index].direction.isInput {
                 problems.append(
                     ParameterProblem(
                         parameter: member.key, problem: "is an output parameter and cannot be supplied"))
-            } else if !seen.insert(member.key).inserted {
+            } else if !firstSight(index) {
                 // A repeated key is ambiguous: parsers disagree on which one wins.
                 problems.append(ParameterProblem(parameter: member.key, problem: "must be given only once"))
             }

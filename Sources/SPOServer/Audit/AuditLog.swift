@@ -185,7 +185,7 @@ public struct AuditLog {
                 [failure[0], error.serviceName, failure[1], String(error.error.status)] + failure[2...]
             return (.error, values + [finished, error.correlationID])
         }
-        let values: [String?] = [
+        var values: [String?] = [
             execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,
             execution.parameters?.serialized(), execution.status.rawValue, String(execution.httpStatus),
             execution.errorCode,
@@ -193,13 +193,14 @@ public struct AuditLog {
             execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
             AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
         ]
-        if let idempotency = record.idempotency {
-            return failure.isEmpty
-                ? (.executionKeyed, values + [finished] + idempotency.values)
-                : (.executionWithErrorKeyed, values + failure + [finished] + idempotency.values)
+        // Appended in place: concatenating arrays cost an allocation each, on every request.
+        values += failure
+        values.append(finished)
+        guard let idempotency = record.idempotency else {
+            return (failure.isEmpty ? .execution : .executionWithError, values)
         }
-        return failure.isEmpty
-            ? (.execution, values + [finished]) : (.executionWithError, values + failure + [finished])
+        values += idempotency.values
+        return (failure.isEmpty ? .executionKeyed : .executionWithErrorKeyed, values)
     }
 
     /// The `attempt_log` JSON of `attempts`, written straight as bytes: it is built on every
@@ -243,9 +244,6 @@ public struct AuditLog {
     /// `milliseconds` as the audit's float8 parameter, in the attempt log's form (`NaN` and
     /// `Infinity` as PostgreSQL reads them, not JSON's `null`).
     static func millisecondsText(_ milliseconds: Double) -> String {
-        guard milliseconds.isFinite else { return String(milliseconds) }
-        var out: [UInt8] = []
-        JSONValue.writeMilliseconds(milliseconds, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        JSONValue.millisecondsText(milliseconds) ?? String(milliseconds)
     }
 }

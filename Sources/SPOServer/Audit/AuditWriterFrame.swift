@@ -20,7 +20,10 @@ enum AuditWriterFrame {
 
     /// The frame carrying `values`, length included.
     static func encode(_ values: [String?]) -> [UInt8] {
-        var bytes: [UInt8] = [0, 0, 0, 0]
+        // One allocation, of the frame's size: grown from empty it was reallocated several times.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.reduce(4) { $0 + 4 + ($1?.utf8.count ?? 0) })
+        bytes.append(contentsOf: repeatElement(0, count: 4))
         for value in values {
             guard let value else {
                 append(null, to: &bytes)

@@ -10,13 +10,15 @@ enum IdempotencyAnswers {
 
     static let malformed = APIError(
         .idempotencyKeyInvalid,
-        "the Idempotency-Key header must be 1 to 128 letters, digits, -, _, . or : (a UUID will do); nothing was run")
+        "the Idempotency-Key header must be 1 to \(ClientToken.maxLength) letters, digits, -, _, . or : "
+            + "(a UUID will do); nothing was run")
 
     static func missing(_ service: String) -> APIError {
         APIError(
             .idempotencyKeyInvalid,
-            "service \(service) requires an Idempotency-Key header (1 to 128 letters, digits, -, _, . or :, such as "
-                + "a UUID), so that a repeated request cannot run it twice; nothing was run")
+            "service \(service) requires an Idempotency-Key header "
+                + "(1 to \(ClientToken.maxLength) letters, digits, -, _, . or :, such as a UUID), "
+                + "so that a repeated request cannot run it twice; nothing was run")
     }
 
     static func mismatch(_ key: String, original: String, _ service: String) -> APIError {

@@ -829,13 +829,13 @@ struct RequestContext {
     var prefersAsync: Bool
 
     init(_ request: HTTPRequest) {
-        if let given = request.header("x-correlation-id"), RequestContext.isValidToken(given) {
+        if let given = request.header("x-correlation-id"), ClientToken.isValid(given) {
             correlationID = given
         } else {
             correlationID = RandomID.uuid()
         }
         let givenKey = request.header("idempotency-key")
-        idempotencyKey = givenKey.flatMap { RequestContext.isValidToken($0) ? $0 : nil }
+        idempotencyKey = givenKey.flatMap { ClientToken.isValid($0) ? $0 : nil }
         idempotencyKeyIsMalformed = givenKey != nil && idempotencyKey == nil
         let contentType = (request.header("content-type") ?? "").lowercased()
         isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
@@ -850,13 +850,4 @@ struct RequestContext {
 
     /// Admin keys see an error's confidential details; everyone else (anonymous too) does not.
     var audience: APIError.Audience { principal.key?.role == .admin ? .administrator : .client }
-
-    /// Client-supplied ids are echoed in headers and logs: printable, no separators, bounded.
-    static func isValidToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 128
-            && text.unicodeScalars.allSatisfy {
-                $0.isASCII
-                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.:".unicodeScalars.contains($0))
-            }
-    }
 }

@@ -51,6 +51,7 @@ public final class InFlightJournal {
     /// may follow it and are ignored).
     public func begin(_ record: JSONValue) {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)  // grown from empty, a typical record reallocated five times
         record.write(to: &bytes)
         bytes.append(UInt8(ascii: "\n"))
         guard bytes.count <= capacity || grow(to: bytes.count) else {
