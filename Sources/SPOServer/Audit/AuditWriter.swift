@@ -25,6 +25,9 @@ public final class AuditWriter {
     private let control: ControlDatabase
     private let listener: ListeningSocket
     private var clients: [Client] = []
+    /// What `recv` reads into, kept: made per read, its 16 KiB were zeroed for every worker on
+    /// every wake-up (most reads find nothing).
+    private var chunk = [UInt8](repeating: 0, count: 16_384)
     private let parent = getppid()
     private let signals = SignalSet([SIGTERM, SIGINT, SIGQUIT])
     /// Rows committed and transactions used, for the log and tests.
@@ -108,9 +111,10 @@ public final class AuditWriter {
 
     /// The complete frames a client has sent, reading what is there without waiting.
     private func readFrames(_ client: Client) -> [(Client, [String?])] {
-        var chunk = [UInt8](repeating: 0, count: 16_384)
         while true {
-            let count = recv(client.descriptor, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            let count = chunk.withUnsafeMutableBytes {
+                recv(client.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+            }
             if count > 0 {
                 client.buffer += chunk[..<count]
                 continue
