@@ -29,7 +29,8 @@ import Testing
             let presented = key ?? self.key
             let headers = presented.isEmpty ? [:] : ["authorization": "Bearer \(presented)"]
             return fixture.send(
-                HTTPRequest(method: "GET", path: path, query: query, headers: headers), anonymous: presented.isEmpty)
+                HTTPRequest(method: "GET", path: path, query: query, headers: HTTPHeaders(headers)),
+                anonymous: presented.isEmpty)
         }
 
         /// Executes a service with the admin key.
@@ -156,7 +157,8 @@ import Testing
         let admin = try Admin()
         for method in ["POST", "PATCH"] {
             let reply = admin.fixture.send(
-                HTTPRequest(method: method, path: "/api/services/customer_get", headers: admin.authorization))
+                HTTPRequest(
+                    method: method, path: "/api/services/customer_get", headers: HTTPHeaders(admin.authorization)))
             try admin.fixture.expectError(reply, "METHOD_NOT_ALLOWED", status: 405)
             #expect(reply.header("Allow") == "GET, HEAD, PUT, DELETE")
         }

@@ -132,7 +132,7 @@ import Testing
         let client = AuditWriterClient(path: socketPath)
         let start = ContinuousClock.now
         let values = [String?](repeating: "x", count: AuditBatch.valueCount)
-        #expect(!client.write(values, deadline: start + .milliseconds(300)))
+        #expect(!client.write(AuditWriterFrame.encode(values), deadline: start + .milliseconds(300)))
         let waited = start.duration(to: .now)
         #expect(waited >= .milliseconds(300), "it gave up before its deadline")
         #expect(waited < .seconds(5), "it waited \(waited), far past its deadline")

@@ -285,7 +285,8 @@ import Testing
         func send(_ method: String, _ path: String, _ body: String = "") -> Reply {
             fixture.send(
                 HTTPRequest(
-                    method: method, path: path, headers: headers.merging(["content-type": "application/json"]) { $1 },
+                    method: method, path: path,
+                    headers: HTTPHeaders(headers.merging(["content-type": "application/json"]) { $1 }),
                     body: Array(body.utf8)))
         }
         let created = send(

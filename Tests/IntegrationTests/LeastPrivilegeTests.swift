@@ -36,7 +36,9 @@ import Testing
         func send(_ method: String, _ path: String, _ body: String = "", headers: [String: String] = [:]) -> Reply {
             var all = ["content-type": "application/json", "authorization": "Bearer \(key)"]
             for (name, value) in headers { all[name.lowercased()] = value }
-            return Reply(handler.handle(HTTPRequest(method: method, path: path, headers: all, body: Array(body.utf8))))
+            return Reply(
+                handler.handle(
+                    HTTPRequest(method: method, path: path, headers: HTTPHeaders(all), body: Array(body.utf8))))
         }
 
         /// The SQLSTATE `sql` fails with as the role, nil when it succeeds.

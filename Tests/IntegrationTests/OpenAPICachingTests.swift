@@ -10,7 +10,8 @@ import Testing
 /// and still current on the very next request after a change made anywhere.
 @Suite struct OpenAPICachingTests {
     private func document(_ fixture: Fixture, _ headers: [String: String] = [:], anonymous: Bool = false) -> Reply {
-        fixture.send(HTTPRequest(method: "GET", path: "/api/openapi.json", headers: headers), anonymous: anonymous)
+        fixture.send(
+            HTTPRequest(method: "GET", path: "/api/openapi.json", headers: HTTPHeaders(headers)), anonymous: anonymous)
     }
 
     @Test func aRequestNamingTheCurrentTagIsAnswered304WithoutABody() throws {

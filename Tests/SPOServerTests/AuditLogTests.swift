@@ -49,4 +49,40 @@ import Testing
             #expect(statement.name(tolerant: false) != statement.name(tolerant: true))
         }
     }
+
+    /// The frame a worker hands the pool's writer is filled by the same function as the prepared
+    /// statement's parameters: decoded, it is those values, whatever the record holds.
+    @Test func aFrameCarriesExactlyTheStatementsValues() throws {
+        let attempts = [
+            AttemptRecord(
+                attempt: 1, outcome: .succeeded, sqlstate: nil, message: nil, offsetMilliseconds: 0,
+                connectMilliseconds: 0.25, executeMilliseconds: 1.5)
+        ]
+        let execution = AuditRecord.Execution(
+            id: "0193a6f0-0000-7000-8000-000000000001", serviceID: 7, serviceName: "customer_get",
+            parameters: .object(["p_id": .number("42"), "note": .string("é \"q\"\n")]), status: .succeeded,
+            httpStatus: 200, errorCode: nil, durationMilliseconds: 2.125, user: "key:bench",
+            correlationID: "c-1", idempotencyKey: nil, reprocessOf: nil, attempts: attempts)
+        let failure = AuditRecord.Failure(
+            reference: "0193a6f0-0000-7000-8000-000000000002", serviceName: "customer_get",
+            error: APIError(.notFound, "no such customer"), correlationID: "c-2")
+        let records = [
+            AuditRecord(execution: execution, failure: nil),
+            AuditRecord(execution: execution, failure: failure),
+            AuditRecord(execution: nil, failure: failure),
+            AuditRecord(
+                execution: {
+                    var bare = execution; bare.parameters = nil; bare.serviceID = 0; return bare
+                }()),
+        ]
+        for record in records {
+            let (statement, values) = try #require(AuditLog().statement(for: record))
+            var frame = AuditWriterFrame.Builder(capacity: 16)
+            #expect(AuditLog().statement(for: record, into: &frame) == statement)
+            let bytes = frame.finished()
+            #expect(AuditWriterFrame.bodyLength(bytes, at: 0) == bytes.count - 4)
+            #expect(AuditWriterFrame.decode(bytes, 4..<bytes.count) == values)
+            #expect(AuditWriterFrame.encode(values) == bytes)
+        }
+    }
 }

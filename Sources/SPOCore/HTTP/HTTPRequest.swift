@@ -5,13 +5,13 @@ public struct HTTPRequest: Sendable {
     public var path: String
     public var query: String
     /// Header names lowercased, `-` kept (`x-correlation-id`).
-    public var headers: [String: String]
+    public var headers: HTTPHeaders
     public var body: [UInt8]
 
     /// Largest body accepted, matching nginx's `client_max_body_size` in `nginx/spo.conf`.
     public static let maxBodyBytes = 1 << 20
 
-    public init(method: String, path: String, query: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(method: String, path: String, query: String = "", headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.method = method
         self.path = path
         self.query = query
@@ -19,7 +19,7 @@ public struct HTTPRequest: Sendable {
         self.body = body
     }
 
-    /// The header named `name`, given in lowercase like the keys (lowercasing it on every call
+    /// The header named `name`, given in lowercase like the names (lowercasing it on every call
     /// allocated a string per lookup on the request path).
     public func header(_ name: String) -> String? { headers[name] }
 }

@@ -45,17 +45,21 @@ public struct HTTPResponse: Sendable {
         // several allocations per response, and this runs on every request.
         var out: [UInt8] = []
         out.reserveCapacity(256 + body.count)
+        // The separators byte by byte: appending a string's bytes costs the same however short it is.
         func line(_ name: String, _ value: String) {
             out.append(contentsOf: name.utf8)
-            out.append(contentsOf: ": ".utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
             out.append(contentsOf: value.utf8)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(UInt8(ascii: "\r"))
+            out.append(UInt8(ascii: "\n"))
         }
         line("Status", String(status) + " " + HTTPResponse.reason(status))
         for (name, value) in headers { line(name, value) }
         line("Cache-Control", "no-store")
         line("Content-Length", String(body.count))
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(UInt8(ascii: "\r"))
+        out.append(UInt8(ascii: "\n"))
         out.append(contentsOf: body)
         return out
     }

@@ -15,9 +15,11 @@ extension AuditLog {
     /// Offers a request-path execution row (without an error or an idempotency key: those keep
     /// their own statements) to the writer, waiting up to `timeout` for its commit.
     func handOver(_ record: AuditRecord, to writer: AuditWriterClient, timeout: Duration) -> HandOver {
-        guard writer.isAvailable, record.failure == nil, record.idempotency == nil,
-            let (statement, values) = statement(for: record), statement == .execution
-        else { return .notOffered }
-        return writer.write(values, deadline: .now + timeout) ? .committed : .unconfirmed
+        guard writer.isAvailable, record.execution != nil, record.failure == nil, record.idempotency == nil else {
+            return .notOffered
+        }
+        var frame = AuditWriterFrame.Builder()
+        guard statement(for: record, into: &frame) == .execution else { return .notOffered }
+        return writer.write(frame.finished(), deadline: .now + timeout) ? .committed : .unconfirmed
     }
 }

@@ -170,44 +170,76 @@ public struct AuditLog {
     /// The statement writing `record` and its values; `finishedAt` fixes the finish time (for a
     /// record that is spooled now and written later). Nil when there is nothing to write.
     func statement(for record: AuditRecord, finishedAt: Date? = nil) -> (Statement, [String?])? {
-        let finished = finishedAt.map { String($0.timeIntervalSince1970 * 1000) }
-        let failure: [String?] =
-            record.failure.map { failure in
-                [
-                    failure.reference, failure.error.code.rawValue, failure.error.sqlstate, failure.error.message,
-                    // The audit keeps what administrators see: detail and hint included.
-                    JSONValue.array(failure.error.details(for: .administrator)).serialized(),
-                ]
-            } ?? []
-        guard let execution = record.execution else {
-            guard let error = record.failure else { return nil }
-            let values =
-                [failure[0], error.serviceName, failure[1], String(error.error.status)] + failure[2...]
-            return (.error, values + [finished, error.correlationID])
-        }
-        var values: [String?] = [
-            execution.id, execution.serviceID > 0 ? String(execution.serviceID) : nil, execution.serviceName,
-            execution.parameters?.serialized(), execution.status.rawValue, String(execution.httpStatus),
-            execution.errorCode,
-            String(execution.attempts.count), AuditLog.millisecondsText(execution.durationMilliseconds), execution.user,
-            execution.correlationID, execution.idempotencyKey, execution.reprocessOf,
-            AuditLog.attemptsJSON(execution.attempts, workerPID: processID),
-        ]
-        // Appended in place: concatenating arrays cost an allocation each, on every request.
-        values += failure
-        values.append(finished)
-        guard let idempotency = record.idempotency else {
-            return (failure.isEmpty ? .execution : .executionWithError, values)
-        }
-        values += idempotency.values
-        return (failure.isEmpty ? .executionKeyed : .executionWithErrorKeyed, values)
+        var values: [String?] = []
+        values.reserveCapacity(28)  // the most a statement has: an execution, its error and its key
+        return statement(for: record, finishedAt: finishedAt, into: &values).map { ($0, values) }
     }
 
-    /// The `attempt_log` JSON of `attempts`, written straight as bytes: it is built on every
-    /// request, and a tree of members per attempt cost more than the rest of the audit row.
+    /// The statement writing `record`, its values appended to `values` in the statement's order.
+    func statement<Values: AuditValues>(for record: AuditRecord, finishedAt: Date? = nil, into values: inout Values)
+        -> Statement?
+    {
+        let finished = finishedAt.map { String($0.timeIntervalSince1970 * 1000) }
+        guard let execution = record.execution else {
+            guard let failure = record.failure else { return nil }
+            values.append(failure.reference)
+            values.append(failure.serviceName)
+            values.append(failure.error.code.rawValue)
+            values.append(String(failure.error.status))
+            AuditLog.appendDiagnostics(of: failure.error, to: &values)
+            values.append(finished)
+            values.append(failure.correlationID)
+            return .error
+        }
+        values.append(execution.id)
+        values.append(execution.serviceID > 0 ? String(execution.serviceID) : nil)
+        values.append(execution.serviceName)
+        if let parameters = execution.parameters {
+            values.appendText { parameters.write(to: &$0) }
+        } else {
+            values.append(nil)
+        }
+        values.append(execution.status.rawValue)
+        values.append(String(execution.httpStatus))
+        values.append(execution.errorCode)
+        values.append(String(execution.attempts.count))
+        values.append(AuditLog.millisecondsText(execution.durationMilliseconds))
+        values.append(execution.user)
+        values.append(execution.correlationID)
+        values.append(execution.idempotencyKey)
+        values.append(execution.reprocessOf)
+        values.appendText { AuditLog.writeAttempts(execution.attempts, workerPID: processID, to: &$0) }
+        if let failure = record.failure {
+            values.append(failure.reference)
+            values.append(failure.error.code.rawValue)
+            AuditLog.appendDiagnostics(of: failure.error, to: &values)
+        }
+        values.append(finished)
+        guard let idempotency = record.idempotency else {
+            return record.failure == nil ? .execution : .executionWithError
+        }
+        for value in idempotency.values { values.append(value) }
+        return record.failure == nil ? .executionKeyed : .executionWithErrorKeyed
+    }
+
+    /// An error row's SQLSTATE, message and details — what administrators see: detail and hint included.
+    private static func appendDiagnostics<Values: AuditValues>(of error: APIError, to values: inout Values) {
+        values.append(error.sqlstate)
+        values.append(error.message)
+        values.appendText { JSONValue.array(error.details(for: .administrator)).write(to: &$0) }
+    }
+
+    /// The `attempt_log` JSON of `attempts`.
     static func attemptsJSON(_ attempts: [AttemptRecord], workerPID: String? = nil) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(128 * attempts.count + 2)
+        writeAttempts(attempts, workerPID: workerPID, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the `attempt_log` JSON of `attempts`, written straight as bytes: it is built on
+    /// every request, and a tree of members per attempt cost more than the rest of the audit row.
+    static func writeAttempts(_ attempts: [AttemptRecord], workerPID: String? = nil, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
         for (index, attempt) in attempts.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -238,7 +270,6 @@ public struct AuditLog {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `milliseconds` as the audit's float8 parameter, in the attempt log's form (`NaN` and

@@ -31,11 +31,10 @@ public final class AuditWriterClient {
     /// Whether the writer is worth trying now (no system call).
     public var isAvailable: Bool { retryAt.map { ContinuousClock.now >= $0 } ?? true }
 
-    /// Sends the row (an `execution` statement's values) and waits until `deadline` for its commit.
-    /// True only when the writer says the row is committed.
-    public func write(_ values: [String?], deadline: ContinuousClock.Instant) -> Bool {
+    /// Sends the row (a frame of an `execution` statement's values) and waits until `deadline` for
+    /// its commit. True only when the writer says the row is committed.
+    func write(_ frame: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
         guard isAvailable, descriptor >= 0 || connect() else { return false }
-        let frame = AuditWriterFrame.encode(values)
         guard sendAll(frame), let answer = receiveAnswer(deadline: deadline) else {
             disconnect()
             retryAt = .now + Self.pause

@@ -18,23 +18,47 @@ enum AuditWriterFrame {
     static let maxBytes = 64 << 20
     private static let null: UInt32 = 0xFFFF_FFFF
 
-    /// The frame carrying `values`, length included.
-    static func encode(_ values: [String?]) -> [UInt8] {
-        // One allocation, of the frame's size: grown from empty it was reallocated several times.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(values.reduce(4) { $0 + 4 + ($1?.utf8.count ?? 0) })
-        bytes.append(contentsOf: repeatElement(0, count: 4))
-        for value in values {
+    /// A frame written value by value (`AuditLog.statement(for:finishedAt:into:)` fills it).
+    struct Builder: AuditValues {
+        /// The frame so far: its length (set by `finished`), then the values.
+        private var bytes: [UInt8]
+
+        /// `capacity`: the bytes expected, reserved at once (grown from empty, a frame was
+        /// reallocated several times).
+        init(capacity: Int = 1024) {
+            bytes = []
+            bytes.reserveCapacity(capacity)
+            bytes.append(contentsOf: repeatElement(0, count: 4))
+        }
+
+        mutating func append(_ value: String?) {
             guard let value else {
-                append(null, to: &bytes)
-                continue
+                AuditWriterFrame.append(AuditWriterFrame.null, to: &bytes)
+                return
             }
-            append(UInt32(value.utf8.count), to: &bytes)
+            AuditWriterFrame.append(UInt32(value.utf8.count), to: &bytes)
             bytes.append(contentsOf: value.utf8)
         }
-        let length = UInt32(bytes.count - 4)
-        for index in 0..<4 { bytes[index] = UInt8(truncatingIfNeeded: length >> (24 - 8 * index)) }
-        return bytes
+
+        mutating func appendText(_ write: (inout [UInt8]) -> Void) {
+            let start = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: 4))
+            write(&bytes)
+            AuditWriterFrame.store(UInt32(bytes.count - start - 4), in: &bytes, at: start)
+        }
+
+        /// The frame, its length set.
+        consuming func finished() -> [UInt8] {
+            AuditWriterFrame.store(UInt32(bytes.count - 4), in: &bytes, at: 0)
+            return bytes
+        }
+    }
+
+    /// The frame carrying `values`, length included.
+    static func encode(_ values: [String?]) -> [UInt8] {
+        var frame = Builder(capacity: values.reduce(4) { $0 + 4 + ($1?.utf8.count ?? 0) })
+        for value in values { frame.append(value) }
+        return frame.finished()
     }
 
     /// The length of the frame starting at `start` in `buffer`, once its 4 length bytes are there.
@@ -62,11 +86,16 @@ enum AuditWriterFrame {
         return values
     }
 
+    /// Big-endian, byte by byte: appending a four-byte array literal allocated it, for every value.
     private static func append(_ value: UInt32, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: [
-            UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-            UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value),
-        ])
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
+    private static func store(_ value: UInt32, in bytes: inout [UInt8], at offset: Int) {
+        for index in 0..<4 { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (24 - 8 * index)) }
     }
 
     private static func read(_ buffer: [UInt8], at offset: Int) -> UInt32 {

@@ -837,8 +837,7 @@ struct RequestContext {
         let givenKey = request.header("idempotency-key")
         idempotencyKey = givenKey.flatMap { ClientToken.isValid($0) ? $0 : nil }
         idempotencyKeyIsMalformed = givenKey != nil && idempotencyKey == nil
-        let contentType = (request.header("content-type") ?? "").lowercased()
-        isJSON = contentType.hasPrefix("application/json") || contentType.hasSuffix("+json") || contentType.isEmpty
+        isJSON = JSONMediaType.accepts(request.header("content-type"))
         prefersAsync = request.header("prefer").map(Preference.respondsAsync) ?? false
     }
 

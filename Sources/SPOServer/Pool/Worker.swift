@@ -130,10 +130,7 @@ public final class Worker {
 
     private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
         let values = request.values(of: Worker.requestParameters)
-        var headers: [String: String] = [:]
-        for (index, (_, header)) in Worker.forwardedHeaders.enumerated() {
-            if let value = values[index] { headers[header] = value }
-        }
+        let headers = HTTPHeaders(names: Worker.headerNames, values: values)
         let first = Worker.forwardedHeaders.count
         let (contentLength, method, uri, scriptName, query) = (
             values[first], values[first + 1], values[first + 2], values[first + 3], values[first + 4]
@@ -161,6 +158,9 @@ public final class Worker {
     /// five more in the order `serve` takes them.
     private static let requestParameters = ParameterNames(
         forwardedHeaders.map(\.0) + ["CONTENT_LENGTH", "REQUEST_METHOD", "DOCUMENT_URI", "SCRIPT_NAME", "QUERY_STRING"])
+
+    /// The names of `forwardedHeaders`, the first values of `requestParameters`.
+    private static let headerNames = forwardedHeaders.map(\.1)
 
     /// FastCGI parameters carrying the request headers the API reads.
     private static let forwardedHeaders: [(String, String)] = [

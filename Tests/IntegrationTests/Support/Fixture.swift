@@ -43,7 +43,7 @@ final class Fixture {
     }
 
     func post(_ path: String, _ body: String, headers: [String: String] = [:], anonymous: Bool = false) -> Reply {
-        var allHeaders = ["content-type": "application/json"]
+        var allHeaders: HTTPHeaders = ["content-type": "application/json"]
         for (name, value) in headers { allHeaders[name.lowercased()] = value }
         return send(
             HTTPRequest(method: "POST", path: path, headers: allHeaders, body: Array(body.utf8)), anonymous: anonymous)
