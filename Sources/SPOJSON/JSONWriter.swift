@@ -118,6 +118,12 @@ extension JSONValue {
         out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
+    /// Appends `value` as a JSON number (a `-` and its digits when negative).
+    public static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        writeDigits(value.magnitude, to: &out)
+    }
+
     /// Appends `text` as a JSON string literal, escaped by jansson.
     public static func writeString(_ text: String, to out: inout [UInt8]) {
         // Nothing to escape: skip the C round trip on the common case (names, ids, statuses),

@@ -220,12 +220,10 @@ import Testing
         for (path, id) in [(journalPath, finished), (base + "-other.inflight", unfinished)] {
             let journal = try #require(InFlightJournal(path: path))
             journal.begin(
-                .object([
-                    "execution_id": .string(id), "service_id": .number(1), "service_name": .string("customer_get"),
-                    "parameters": .object(["p_id": .number(5)]), "user": .string("someone"),
-                    "correlation_id": .string("corr-\(id)"),
-                    "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000) - 1000),
-                ]))
+                InFlightEntry(
+                    executionID: id, serviceID: 1, serviceName: "customer_get",
+                    parameters: .object(["p_id": .number(5)]), user: "someone", correlationID: "corr-\(id)",
+                    startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) - 1000))
         }
 
         // At start, before the control database is back: the interrupted one goes to the spool.
@@ -250,10 +248,13 @@ import Testing
     @Test func theInFlightJournalKeepsARecordAsLargeAsTheBodyLimit() throws {
         let path = temporaryPath("w0.sock.inflight")
         let note = String(repeating: "é and more text, ", count: RequestHandler.maxBodyBytes / 18)
-        let record = JSONValue.object([
-            "execution_id": .string(RandomID.uuid()), "parameters": .object(["p_note": .string(note)]),
-        ])
-        #expect(record.serialized().utf8.count > RequestHandler.maxBodyBytes * 9 / 10)
+        func entry(_ parameters: JSONValue) -> InFlightEntry {
+            InFlightEntry(
+                executionID: RandomID.uuid(), serviceID: 3, serviceName: "note_add", parameters: parameters,
+                user: "key:notes", correlationID: "c-\"1\"", startedAtMilliseconds: 1_764_000_000_000)
+        }
+        let record = entry(.object(["p_note": .string(note)]))
+        #expect(record.parameters.serialized().utf8.count > RequestHandler.maxBodyBytes * 9 / 10)
         let journal = try #require(InFlightJournal(path: path))
         journal.begin(record)
         let intact = InFlightJournal.takeLeftover(at: path) == record
@@ -261,9 +262,11 @@ import Testing
 
         // The next worker maps the grown file whole, and a small record after a large one is read alone.
         let next = try #require(InFlightJournal(path: path))
-        let small = JSONValue.object(["execution_id": .string(RandomID.uuid())])
+        let small = entry(.object([]))
         next.begin(small)
         #expect(InFlightJournal.takeLeftover(at: path) == small)
+        next.begin(small)
+        #expect(InFlightJournal.takeLeftover(at: path) == small, "the journal's buffer is reused")
     }
 
     @Test func aConfigurationSnapshotIsNeverHalfOldHalfNew() throws {

@@ -17,7 +17,11 @@ public struct HTTPResponse: Sendable {
         var body: [UInt8] = []
         body.reserveCapacity(1024)  // grown from empty, a typical answer reallocated five times
         value.write(to: &body)
-        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
+        var all: [(String, String)] = []  // one allocation: a literal and a concatenation made two
+        all.reserveCapacity(1 + headers.count)
+        all.append(("Content-Type", "application/json"))
+        all += headers
+        return HTTPResponse(status: status, headers: all, body: body)
     }
 
     /// The one rendering of an error: `{"error": {"code", "message", "reference", "details"}}`,

@@ -11,12 +11,9 @@ extension RequestHandler {
         executionID: String, reprocessOf: String?
     ) -> HTTPResponse {
         journal?.begin(
-            .object([
-                "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
-                "service_name": .string(service.name), "parameters": effective, "user": .string(context.user),
-                "correlation_id": .string(context.correlationID),
-                "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
-            ]))
+            InFlightEntry(
+                executionID: executionID, service: service, parameters: effective, user: context.user,
+                correlationID: context.correlationID))
         defer { journal?.end() }
         let outcome = ParallelRunner(executor: executor, configuration: configuration).run(service, bound)
         let error = outcome.error
@@ -30,7 +27,7 @@ extension RequestHandler {
                 user: context.user, correlationID: context.correlationID, idempotencyKey: context.idempotencyKey,
                 reprocessOf: reprocessOf, attempts: [Self.parentAttempt(outcome, error)]),
             failure: reference.map { .init(reference: $0, serviceName: service.name, error: error!) })
-        let headers = context.headers + [("X-Execution-ID", executionID)]
+        let headers = context.headers(executionID: executionID)
         let response: HTTPResponse
         if let error {
             response = .error(error, reference: reference, headers: headers, audience: context.audience)

@@ -22,7 +22,7 @@ extension RequestHandler {
                 user: context.user, correlationID: context.correlationID, ownerKey: context.principal.key?.prefix,
                 idempotencyKey: context.idempotencyKey))
         observed = (service.name, 1)
-        let headers = context.headers + [("X-Execution-ID", executionID)]
+        let headers = context.headers(executionID: executionID)
         guard let outcome else {
             return .error(
                 APIError(

@@ -471,13 +471,9 @@ public final class RequestHandler {
                 extraHeaders: [("Retry-After", String(error.retryAfterSeconds))])
         }
         journal?.begin(
-            .object([
-                "execution_id": .string(executionID), "service_id": .number(Int(service.id)),
-                "service_name": .string(service.name), "parameters": service.recordable(effective),
-                "user": .string(context.user),
-                "correlation_id": .string(context.correlationID),
-                "started_at_ms": .number(Int(Date().timeIntervalSince1970 * 1000)),
-            ]))
+            InFlightEntry(
+                executionID: executionID, service: service, parameters: effective, user: context.user,
+                correlationID: context.correlationID))
         defer { journal?.end() }
         let outcome = executor.execute(service, parameters: bound, configuration: configuration, ticket: ticket)
         if let ticket { executor.breakers.settle(ticket) }
@@ -632,7 +628,7 @@ public final class RequestHandler {
         _ service: ServiceDefinition, _ outcome: ExecutionOutcome?, _ error: APIError?, _ reference: String?,
         _ context: RequestContext, _ executionID: String, _ reprocessOf: String?, extraHeaders: [(String, String)]
     ) -> HTTPResponse {
-        let headers = context.headers + [("X-Execution-ID", executionID)] + extraHeaders
+        let headers = context.headers(executionID: executionID, extraHeaders)
         if let error {
             return .error(error, reference: reference, headers: headers, audience: context.audience)
         }
@@ -842,6 +838,17 @@ struct RequestContext {
     }
 
     var headers: [(String, String)] { [("X-Correlation-ID", correlationID)] }
+
+    /// The headers of an answer about execution `executionID`, then `extra`: made in one array
+    /// (each concatenation cost an allocation, on every request).
+    func headers(executionID: String, _ extra: [(String, String)] = []) -> [(String, String)] {
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(2 + extra.count)
+        headers.append(("X-Correlation-ID", correlationID))
+        headers.append(("X-Execution-ID", executionID))
+        headers += extra
+        return headers
+    }
 
     /// Whose `Idempotency-Key`s these are: the API key's prefix (unique per key, unlike a name that
     /// a revoked key may pass on), or `anonymous` while no key exists.

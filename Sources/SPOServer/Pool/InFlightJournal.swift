@@ -20,6 +20,8 @@ public final class InFlightJournal {
     private var mapping: UnsafeMutableRawPointer
     private var capacity: Int
     private let descriptor: Int32
+    /// Where a record is written before it is copied in, kept from request to request.
+    private var scratch: [UInt8] = []
     public let path: String
 
     /// Opens (creating) and maps the journal at `path`.
@@ -39,6 +41,7 @@ public final class InFlightJournal {
         self.mapping = mapping
         self.capacity = capacity
         self.path = path
+        scratch.reserveCapacity(1024)
         end()
     }
 
@@ -49,20 +52,21 @@ public final class InFlightJournal {
 
     /// Records the execution about to run, ending in a newline (bytes of an older, longer record
     /// may follow it and are ignored).
-    public func begin(_ record: JSONValue) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)  // grown from empty, a typical record reallocated five times
-        record.write(to: &bytes)
-        bytes.append(UInt8(ascii: "\n"))
-        guard bytes.count <= capacity || grow(to: bytes.count) else {
-            Log.error("the in-flight journal cannot hold this execution", ["bytes": .number(bytes.count)])
+    public func begin(_ entry: InFlightEntry) {
+        scratch.removeAll(keepingCapacity: true)
+        entry.write(to: &scratch)
+        scratch.append(UInt8(ascii: "\n"))
+        guard scratch.count <= capacity || grow(to: scratch.count) else {
+            Log.error("the in-flight journal cannot hold this execution", ["bytes": .number(scratch.count)])
             return
         }
         // The first byte goes last, so a reader never sees a new first byte before the rest.
-        bytes.withUnsafeBytes { source in
-            (mapping + 1).copyMemory(from: source.baseAddress! + 1, byteCount: bytes.count - 1)
+        scratch.withUnsafeBytes { source in
+            (mapping + 1).copyMemory(from: source.baseAddress! + 1, byteCount: source.count - 1)
         }
-        mapping.storeBytes(of: bytes[0], as: UInt8.self)
+        mapping.storeBytes(of: scratch[0], as: UInt8.self)
+        // A rare large record's buffer is not kept for the small ones after it.
+        if scratch.capacity > InFlightJournal.initialCapacity { scratch = [] }
     }
 
     /// Makes the file and the mapping hold at least `size` bytes (the file stays sparse).
@@ -82,7 +86,7 @@ public final class InFlightJournal {
     public func end() { mapping.storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self) }
 
     /// Reads and clears what a dead worker left behind.
-    public static func takeLeftover(at path: String) -> JSONValue? {
+    public static func takeLeftover(at path: String) -> InFlightEntry? {
         // Read and cleared as a private file: the supervisor may be root, and the path is in a
         // directory its workers can write.
         let descriptor = PrivateFile.open(path, O_RDWR, create: false)
@@ -103,6 +107,6 @@ public final class InFlightJournal {
         _ = pwrite(descriptor, &newline, 1, 0)
         let record = data.prefix { $0 != UInt8(ascii: "\n") }
         guard !record.isEmpty else { return nil }
-        return try? JSONValue.parse(Array(record))
+        return (try? JSONValue.parse(Array(record))).flatMap(InFlightEntry.init)
     }
 }

@@ -40,9 +40,8 @@ public struct LeftoverRecovery {
                 Log.warning("could not replay a worker's audit spool yet", ["error": .string(error.description)])
             }
         }
-        guard let record = InFlightJournal.takeLeftover(at: journalPath), let interrupted = interrupted(record) else {
-            return
-        }
+        guard let entry = InFlightJournal.takeLeftover(at: journalPath) else { return }
+        let interrupted = interrupted(entry)
         if connection == nil { connection = try? ControlDatabase.connect(controlConninfo) }
         let executionID = interrupted.execution?.id ?? ""
         // The supervisor's lines about it carry the request's ids, as the worker's would have.
@@ -74,19 +73,15 @@ public struct LeftoverRecovery {
     }
 
     /// The audit record of an execution a worker noted in its journal and never finished.
-    func interrupted(_ record: JSONValue) -> AuditRecord? {
-        guard let executionID = record["execution_id"]?.stringValue else { return nil }
-        let startedMilliseconds = record["started_at_ms"]?.doubleValue ?? Date().timeIntervalSince1970 * 1000
+    func interrupted(_ entry: InFlightEntry) -> AuditRecord {
         let error = APIError(.internalError, "the worker running this execution died before it finished")
         return AuditRecord(
             execution: .init(
-                id: executionID, serviceID: Int64(record["service_id"]?.intValue ?? 0),
-                serviceName: record["service_name"]?.stringValue ?? "", parameters: record["parameters"],
-                status: .interrupted, httpStatus: 502, errorCode: error.code.rawValue,
-                durationMilliseconds: Date().timeIntervalSince1970 * 1000 - startedMilliseconds,
-                user: record["user"]?.stringValue ?? "anonymous",
-                correlationID: record["correlation_id"]?.stringValue ?? "", idempotencyKey: nil, reprocessOf: nil,
+                id: entry.executionID, serviceID: entry.serviceID, serviceName: entry.serviceName,
+                parameters: entry.parameters, status: .interrupted, httpStatus: 502, errorCode: error.code.rawValue,
+                durationMilliseconds: Date().timeIntervalSince1970 * 1000 - Double(entry.startedAtMilliseconds),
+                user: entry.user, correlationID: entry.correlationID, idempotencyKey: nil, reprocessOf: nil,
                 attempts: []),
-            failure: .init(reference: RandomID.uuid(), serviceName: record["service_name"]?.stringValue, error: error))
+            failure: .init(reference: RandomID.uuid(), serviceName: entry.serviceName, error: error))
     }
 }
