@@ -195,7 +195,7 @@ import Testing
     @Test func migratingAPopulatedTableKeepsEveryRowInItsDay() throws {
         let conninfo = try TestCluster.emptyDatabase()
         let connection = try PGConnection(conninfo: conninfo)
-        let before = Migration.all.filter { $0.version != 17 }
+        let before = Migration.all.filter { $0.version < 17 }
         try Migrator(migrations: before).migrate(connection)
         // Rows of three days, one legacy id, and a reprocessing referencing one of them.
         try connection.execute(
@@ -218,7 +218,7 @@ import Testing
             INSERT INTO spo.service_reprocessing (original_execution_id, new_execution_id, requested_by)
             VALUES ('f0000000-0000-4000-8000-00000000000a', gen_random_uuid(), 'admin')
             """)
-        #expect(try Migrator().migrate(connection) == [17])
+        #expect(try Migrator().migrate(connection) == [17, 18])
         let count = try connection.execute("SELECT count(*) FROM spo.service_execution")
         #expect(count.value(0, 0) == "301")
         // Each row in the partition of its id's day; the legacy one in the default.

@@ -5,11 +5,14 @@ import Testing
 @testable import SPOCore
 
 @Suite struct ExecutionStatusTests {
-    /// The latest CHECK on `service_execution.status` admits exactly the enum's cases.
+    /// The latest CHECK on `service_execution.status` (its domain's, from migration 18) admits
+    /// exactly the enum's cases.
     @Test func theEnumIsWhatTheTableAdmits() throws {
-        let sql = try #require(Migration.all.last { $0.sql.contains("CHECK (status IN (") }?.sql)
-        let check = try #require(sql.range(of: "CHECK (status IN (", options: .backwards))
-        let list = sql[check.upperBound...].prefix { $0 != ")" }
+        let check = "CHECK (VALUE IN ("
+        let sql = try #require(Migration.all.last { $0.sql.contains(check) }?.sql)
+        #expect(Migration.all.last { $0.sql.contains("CHECK (status IN (") }!.version < 18)
+        let found = try #require(sql.range(of: check, options: .backwards))
+        let list = sql[found.upperBound...].prefix { $0 != ")" }
         let admitted = list.split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: ["'"])
         }

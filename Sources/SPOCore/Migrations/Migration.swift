@@ -8,6 +8,6 @@ public struct Migration: Sendable {
     public static let all: [Migration] = [
         controlSchema, apiKeys, auditWithoutForeignKey, routineIdentity, errorStatuses, reprocessingClaims,
         idempotencyKeys, circuitBreakers, jobQueue, errorCorrelation, compositeMembers, sagas, leastPrivilege,
-        secretSources, publicServices, configurationGeneration, partitionedExecutions,
+        secretSources, publicServices, configurationGeneration, partitionedExecutions, executionStatusDomain,
     ]
 }
