@@ -387,23 +387,29 @@ func withCParameters<R>(
     _ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R
 ) -> R {
     if parameters.isEmpty { return body(0, nil) }
-    var storage: [UInt8] = []
-    storage.reserveCapacity(parameters.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
-    var offsets: [Int] = []  // -1 for NULL
-    offsets.reserveCapacity(parameters.count)
-    for parameter in parameters {
-        guard let parameter else {
-            offsets.append(-1)
-            continue
-        }
-        offsets.append(storage.count)
-        storage.append(contentsOf: parameter.utf8)
-        storage.append(0)
-    }
-    return storage.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) { chars in
-            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : chars.baseAddress! + $0 }
-            return pointers.withUnsafeBufferPointer { body(Int32(parameters.count), $0.baseAddress) }
+    let bytes = parameters.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 }
+    // Scratch space for the call only: on the stack when it is small (a service's few values), so
+    // a call allocates nothing here.
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes) { storage in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: parameters.count) { pointers in
+            var offset = 0
+            for (index, parameter) in parameters.enumerated() {
+                guard var parameter else {
+                    pointers[index] = nil
+                    continue
+                }
+                let start = storage.baseAddress! + offset
+                let count = parameter.withUTF8 { utf8 in
+                    utf8.withMemoryRebound(to: CChar.self) { chars in
+                        if let base = chars.baseAddress { start.update(from: base, count: chars.count) }
+                        return chars.count
+                    }
+                }
+                start[count] = 0
+                pointers[index] = UnsafePointer(start)
+                offset += count + 1
+            }
+            return body(Int32(parameters.count), UnsafePointer(pointers.baseAddress))
         }
     }
 }
