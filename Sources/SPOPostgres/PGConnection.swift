@@ -75,9 +75,10 @@ public final class PGConnection {
     /// Sends the statement `name` (prepared), or its SQL unnamed when this connection names none.
     private func send(_ name: String, sql: String, _ parameters: [String?]) -> Bool {
         withCParameters(parameters) { count, values in
+            // withCString, not the implicit conversion: that copies the string into a new array.
             namedStatements
-                ? PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
-                : PQsendQueryParams(handle, sql, count, nil, values, nil, nil, 0)
+                ? name.withCString { PQsendQueryPrepared(handle, $0, count, values, nil, nil, 0) }
+                : sql.withCString { PQsendQueryParams(handle, $0, count, nil, values, nil, nil, 0) }
         } == 1
     }
 

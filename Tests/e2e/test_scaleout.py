@@ -34,8 +34,10 @@ def test_two_hosts_behind_a_front_nginx_lose_no_request_when_one_pool_is_killed(
     assert kill["ok"] > 100 and kill["answered"] == kill["requests_sent"], report
     assert kill["lost"] == 0 and kill["executed_twice"] == 0 and kill["ok_not_audited_once"] == 0, report
     assert kill["failed"] == kill["in_flight_at_kill"], report
-    # What the killed pool could hold: a request per client thread at most (16).
-    assert kill["in_flight_at_kill"] <= 16, report
+    # What the killed pool could hold: a request per client thread at a time (16 threads). The
+    # kill is not instantaneous (six processes, one SIGKILL each), so a thread whose request failed
+    # on the first may send its next one to the same host before the last: twice that at most.
+    assert kill["in_flight_at_kill"] <= 2 * 16, report
     # The supervisor, its 4 workers and its audit writer (SPO_AUDIT_WRITERS defaults to 1).
     assert kill["killed_processes"] == 6, report
     assert summary["pooled"]["audited"] == 10 and summary["pooled"]["pgbouncer_transactions"] >= 10, report

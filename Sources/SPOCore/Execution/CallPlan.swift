@@ -16,8 +16,8 @@ public struct CallPlan: Sendable, Equatable {
     /// The prepared-statement name: derived from the SQL, so a changed service never reuses a stale plan.
     public var statementName: String
     /// For a function: the same call, after setting the request's correlation id on the session
-    /// (`spo.correlation_id` and `application_name`, bound as the two parameters after the
-    /// call's), in one statement. The call is a subquery of the row that sets them, so it cannot
+    /// (`spo.correlation_id`, and `application_name` as `spo:<id>`; the id is bound as the
+    /// parameter after the call's, see `taggedValues`), in one statement. The call is a subquery of the row that sets them, so it cannot
     /// run before they are set. Nil for a procedure: a CALL is a statement of its own.
     public var taggedSQL: String?
     /// The prepared-statement name of `taggedSQL`.
@@ -87,7 +87,15 @@ public struct CallPlan: Sendable, Equatable {
     static func tagged(_ call: String, firstSetting first: Int) -> String {
         "SELECT (\(call) WHERE spo_ctx.tagged) FROM (SELECT pg_catalog.set_config('spo.correlation_id', "
             + "$\(first)::pg_catalog.text, false) IS NOT NULL AND pg_catalog.set_config('application_name', "
-            + "$\(first + 1)::pg_catalog.text, false) IS NOT NULL AS tagged) AS spo_ctx"
+            + "pg_catalog.concat('spo:', $\(first)::pg_catalog.text), false) IS NOT NULL AS tagged) AS spo_ctx"
+    }
+
+    /// The values `taggedSQL` is run with: the call's, then the correlation id, in one array.
+    public static func taggedValues(_ values: [String?], correlationID: String) -> [String?] {
+        var tagged = values
+        tagged.reserveCapacity(values.count + 1)
+        tagged.append(correlationID)
+        return tagged
     }
 
     /// The argument list: `$n` is the n-th of `supplied`; OUT parameters of a procedure take a

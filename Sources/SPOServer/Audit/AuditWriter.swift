@@ -92,7 +92,12 @@ public final class AuditWriter {
         guard poll(&descriptors, nfds_t(descriptors.count), waitingMilliseconds) > 0 else { return true }
         if descriptors[0].revents != 0 { acceptAll() }
         var batch: [(Client, [String?])] = []
-        for client in clients { batch += readFrames(client) }
+        // Only the workers poll found readable (or hung up): reading every one on every wake-up
+        // cost a system call per idle worker.
+        for (index, client) in clients.enumerated()
+        where index + 1 >= descriptors.count || descriptors[index + 1].revents != 0 {
+            batch += readFrames(client)
+        }
         if !batch.isEmpty { write(batch) }
         clients.removeAll { client in
             if client.closed { Glibc.close(client.descriptor) }
@@ -117,6 +122,8 @@ public final class AuditWriter {
             }
             if count > 0 {
                 client.buffer += chunk[..<count]
+                // A short read took all there was: what comes next makes poll report it again.
+                if count < chunk.count { break }
                 continue
             }
             if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { client.closed = true }

@@ -104,7 +104,7 @@ struct ParallelRunner {
         let plan = CallPlan(service: service, supplied: bound.map(\.spec))
         let values = bound.map(\.text)
         if let correlationID = RequestScope.current?.correlationID, let tagged = plan.taggedSQL {
-            return (tagged, values + [correlationID, "spo:" + correlationID])
+            return (tagged, CallPlan.taggedValues(values, correlationID: correlationID))
         }
         return (plan.sql, values)
     }

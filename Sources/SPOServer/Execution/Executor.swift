@@ -31,19 +31,27 @@ public final class Executor {
     public let breakers: BreakerBoard
     /// More connections per target, for members of a parallel service that share one.
     public let memberConnections = MemberConnections()
-    private var plans: [PlanKey: CallPlan] = [:]
+    /// Each service's plans, by name: found by comparing the version and the supplied names in
+    /// place (hashing a key of every supplied name cost a request some 4,000 instructions).
+    private var plans: [String: [CachedPlan]] = [:]
+    private var planCount = 0
     /// Largest `data` a call may return (`RequestLimits.maxResultBytes`); the database refuses more.
     public var maxResultBytes = RequestLimits.defaults.maxResultBytes {
-        didSet { plans.removeAll() }
+        didSet { forgetPlans() }
     }
     /// Call plans kept: one per service and set of supplied parameters, so a client choosing
     /// which optional parameters to send could otherwise grow it without end.
     static let planLimit = 1000
 
-    private struct PlanKey: Hashable {
-        var service: String
+    private struct CachedPlan {
         var version: Int
         var supplied: [String]
+        var plan: CallPlan
+
+        func matches(_ version: Int, _ parameters: [BoundParameter]) -> Bool {
+            version == self.version && supplied.count == parameters.count
+                && zip(supplied, parameters).allSatisfy { $0 == $1.spec.name }
+        }
     }
 
     public init(connections: TargetConnections = TargetConnections(), breakers: BreakerBoard = BreakerBoard()) {
@@ -53,7 +61,7 @@ public final class Executor {
 
     /// Drops cached plans and connections, after configuration changed.
     public func configurationChanged() {
-        plans.removeAll()
+        forgetPlans()
         connections.closeAll()
         memberConnections.closeAll()
     }
@@ -62,7 +70,7 @@ public final class Executor {
     /// whose own settings changed (`TargetConnections.closeChanged`); the others stay open, with
     /// their prepared statements.
     public func configurationChanged(to configuration: Configuration) {
-        plans.removeAll()
+        forgetPlans()
         let longest = Self.serverTimeouts(in: configuration)
         let timeout = { (name: String) in longest[name] ?? .milliseconds(1000) }
         connections.closeChanged(in: configuration, serverTimeout: timeout)
@@ -203,7 +211,7 @@ public final class Executor {
         }
         if let tagged = plan.taggedSQL, let name = plan.taggedStatementName {
             return try connection.executePrepared(
-                name, sql: tagged, values + [correlationID, "spo:" + correlationID], deadline: deadline)
+                name, sql: tagged, CallPlan.taggedValues(values, correlationID: correlationID), deadline: deadline)
         }
         return try connection.executePrepared(
             plan.statementName, sql: plan.sql, values, deadline: deadline,
@@ -230,13 +238,21 @@ public final class Executor {
         return longest.mapValues { .milliseconds($0 + 1000) }
     }
 
+    private func forgetPlans() {
+        plans.removeAll(keepingCapacity: true)
+        planCount = 0
+    }
+
     private func plan(_ service: ServiceDefinition, _ parameters: [BoundParameter]) -> CallPlan {
-        let key = PlanKey(service: service.name, version: service.version, supplied: parameters.map(\.spec.name))
-        if let cached = plans[key] { return cached }
+        if let cached = plans[service.name]?.first(where: { $0.matches(service.version, parameters) }) {
+            return cached.plan
+        }
         let plan = CallPlan(service: service, supplied: parameters.map(\.spec), maxResultBytes: maxResultBytes)
         // Rebuilding a plan is cheap next to the call; forgetting all at once keeps this simple.
-        if plans.count >= Self.planLimit { plans.removeAll(keepingCapacity: true) }
-        plans[key] = plan
+        if planCount >= Self.planLimit { forgetPlans() }
+        plans[service.name, default: []].append(
+            CachedPlan(version: service.version, supplied: parameters.map(\.spec.name), plan: plan))
+        planCount += 1
         return plan
     }
 }

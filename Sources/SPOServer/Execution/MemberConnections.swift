@@ -33,8 +33,10 @@ public final class MemberConnections {
         return extra[slot - 1]
     }
 
-    /// The extra connections' sockets, watched while idle like the executor's.
-    public var sockets: [Int32] { extra.flatMap(\.sockets) }
+    /// Calls `body` with the extra connections' sockets, watched while idle like the executor's.
+    public func forEachSocket(_ body: (Int32) -> Void) {
+        for connections in extra { connections.forEachSocket(body) }
+    }
 
     /// Forgets the extra connections the server closed.
     public func dropClosed() { extra.forEach { $0.dropClosed() } }

@@ -49,8 +49,10 @@ public final class TargetConnections {
         return connection
     }
 
-    /// The sockets of the open connections, for a worker to watch between requests.
-    public var sockets: [Int32] { open.values.map(\.connection.socket).filter { $0 >= 0 } }
+    /// Calls `body` with the socket of each open connection, for a worker to watch between requests.
+    public func forEachSocket(_ body: (Int32) -> Void) {
+        for entry in open.values where entry.connection.socket >= 0 { body(entry.connection.socket) }
+    }
 
     /// Reads what arrived on the open connections and forgets those the server closed, so the
     /// next call reconnects instead of sending on a dead connection.

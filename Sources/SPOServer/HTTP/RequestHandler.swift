@@ -93,7 +93,17 @@ public final class RequestHandler {
     /// while idle: a database that restarts closes them, and noticing it then means the next
     /// request reconnects instead of sending on a dead connection.
     public var idleConnectionSockets: [Int32] {
-        executor.connections.sockets + executor.memberConnections.sockets + adminTargets.sockets
+        var sockets: [Int32] = []
+        forEachIdleConnectionSocket { sockets.append($0) }
+        return sockets
+    }
+
+    /// Calls `body` with each of `idleConnectionSockets`, making no array (the worker polls them
+    /// between every two requests).
+    public func forEachIdleConnectionSocket(_ body: (Int32) -> Void) {
+        executor.connections.forEachSocket(body)
+        executor.memberConnections.forEachSocket(body)
+        adminTargets.forEachSocket(body)
     }
 
     /// Deletes a batch of expired `Idempotency-Key`s when one is due (see `IdempotencyKeySweep`);

@@ -37,7 +37,16 @@ struct PendingConnections {
     }
 
     /// `poll(2)` entries for the waiting connections, in order.
-    var descriptors: [pollfd] { waiting.map { pollfd(fd: $0.socket, events: Int16(POLLIN), revents: 0) } }
+    var descriptors: [pollfd] {
+        var descriptors: [pollfd] = []
+        appendDescriptors(to: &descriptors)
+        return descriptors
+    }
+
+    /// Appends `descriptors`' entries to `out`, with no array of their own.
+    func appendDescriptors(to out: inout [pollfd]) {
+        for entry in waiting { out.append(pollfd(fd: entry.socket, events: Int16(POLLIN), revents: 0)) }
+    }
 
     /// The first waiting connection `poll(2)` found ready (`revents` as `descriptors` gave them);
     /// closes those whose time is up. A connection that hung up is returned too: libfcgi finds

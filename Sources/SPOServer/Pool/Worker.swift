@@ -27,6 +27,8 @@ public final class Worker {
     private var nextReconnect = ContinuousClock.now
     /// Accepted connections whose request has not arrived yet: they must not hold the worker.
     private var pending = PendingConnections()
+    /// What `waitForWork` polls, kept between calls: made anew it cost four arrays per request.
+    private var descriptors: [pollfd] = []
     /// This worker's counters: its slot of the pool's metrics file, or memory of its own.
     private let metrics: WorkerMetrics
     /// The bounds on bodies, their JSON and results.
@@ -179,17 +181,18 @@ public final class Worker {
         // Notifications that arrived while a request used the control connection are already
         // buffered by libpq and will not make the socket readable again: look at them first.
         followConfiguration(readingSocket: false)
-        var descriptors = listenSockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        descriptors.removeAll(keepingCapacity: true)
+        for socket in listenSockets { descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
         let controlIndex = descriptors.count
         if let connection = control.listener, connection.isHealthy, connection.socket >= 0 {
             descriptors.append(pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0))
         }
         let pendingIndex = descriptors.count
-        descriptors += pending.descriptors
+        pending.appendDescriptors(to: &descriptors)
         // The target connections too: one that the database closed while idle is noticed now
         // rather than by the next request (which would send on it and fail).
         let targetsIndex = descriptors.count
-        for socket in handler?.idleConnectionSockets ?? [] {
+        handler?.forEachIdleConnectionSocket { socket in
             descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
         }
         if poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000)) < 0 { return -1 }
