@@ -112,6 +112,7 @@ public final class ControlDatabase {
 
     /// Runs `body` on the connection; when it fails because the connection broke (a lost
     /// connection, or the server closing it as it shut down), reconnects once and runs it again.
+    @discardableResult
     public func withConnection<T>(_ body: (PGConnection) throws(PGError) -> T) throws(PGError) -> T {
         let first = try open()
         do throws(PGError) {
