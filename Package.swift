@@ -30,6 +30,8 @@ let package = Package(
         // atomic loads and stores are inline C (a header, no library).
         .systemLibrary(name: "CSharedMemory"),
         .target(name: "SPOSharedMemory", dependencies: ["CSharedMemory"]),
+        // ppoll(2), which Swift's Glibc module leaves out: waits finer than a millisecond.
+        .systemLibrary(name: "CPoll"),
 
         // The pure core: configuration model, validation, call plans, errors, the endpoint table,
         // OpenAPI. Holds no connection, socket, process or file; uses only the wrappers' value types.
@@ -39,7 +41,7 @@ let package = Package(
             name: "SPOServer",
             dependencies: [
                 "SPOCore", "SPOJSON", "SPOPostgres", "SPOFastCGI", "SPOCrypto", "SPOCompression", "SPOSharedMemory",
-                .product(name: "Logging", package: "swift-log"),
+                "CPoll", .product(name: "Logging", package: "swift-log"),
             ]),
         // The local instance (`spo dev`): a throwaway PostgreSQL cluster, the pool and nginx.
         .target(name: "SPODev", dependencies: ["SPOServer", "SPOCore", "SPOJSON", "SPOPostgres", "SPOCrypto"]),

@@ -45,7 +45,9 @@ public enum PGConcurrentQueries {
             guard !waiting.isEmpty else { continue }
             var descriptors = waiting.map { pollfd(fd: PQsocket(states[$0].handle), events: Int16(POLLIN), revents: 0) }
             let timeout = waiting.map { states[$0].remainingMilliseconds(now) }.min() ?? 0
-            let ready = poll(&descriptors, nfds_t(descriptors.count), timeout)
+            let bounded = PGWaitingWork.current?.bound(timeout) ?? timeout
+            let ready = poll(&descriptors, nfds_t(descriptors.count), bounded)
+            if ready == 0 && bounded != timeout { PGWaitingWork.current?.run() }
             if ready < 0 && errno == EINTR { continue }
             if ready < 0 {
                 for index in waiting { states[index].fail(states[index].query.connection.connectionError()) }

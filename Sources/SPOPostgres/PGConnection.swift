@@ -216,6 +216,7 @@ public final class PGConnection {
     private func nextResult(deadline: ContinuousClock.Instant?, cancelled: inout Bool) throws(PGError)
         -> OpaquePointer?
     {
+        let waitingWork = PGWaitingWork.current
         while PQisBusy(handle) == 1 {
             // A cancelled statement ends within milliseconds; a server silent for a second more
             // is given up on (its statement_timeout ends the statement).
@@ -225,7 +226,12 @@ public final class PGConnection {
                 cancel()
                 continue
             }
-            switch waitReadable(timeoutMilliseconds: timeout) {
+            // The second a cancelled statement is given is counted from each wait: not interrupted.
+            let bounded = cancelled ? timeout : waitingWork?.bound(timeout) ?? timeout
+            switch waitReadable(timeoutMilliseconds: bounded) {
+            case .timedOut where bounded != timeout:
+                waitingWork?.run()
+                continue
             case .readable where PQconsumeInput(handle) == 1, .timedOut where !cancelled:
                 continue
             case .timedOut:

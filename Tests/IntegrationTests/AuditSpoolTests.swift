@@ -245,6 +245,28 @@ import Testing
         #expect(InFlightJournal.takeLeftover(at: journalPath) == nil)
     }
 
+    @Test func theSupervisorAuditsEveryJournalSlotOfADeadWorker() throws {
+        let fixture = try Fixture()
+        // One execution running, one whose answer waited for its row's commit.
+        let base = temporaryPath("w2.sock.inflight")
+        let ids = [RandomID.uuid(), RandomID.uuid()]
+        for (path, id) in zip(InFlightJournal.slotPaths(base), ids) {
+            let journal = try #require(InFlightJournal(path: path))
+            journal.begin(
+                InFlightEntry(
+                    executionID: id, serviceID: 1, serviceName: "customer_get",
+                    parameters: .object(["p_id": .number(5)]), user: "someone", correlationID: "corr-\(id)",
+                    startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) - 1000))
+        }
+        LeftoverRecovery(
+            journalPath: base, spoolPath: temporaryPath("w2.sock.spool"), controlConninfo: fixture.conninfo
+        )
+        .recover()
+        let rows = try fixture.rows("SELECT id::text, status FROM spo.service_execution ORDER BY id")
+        #expect(rows == ids.sorted().map { [$0, "interrupted"] })
+        #expect(InFlightJournal.slotPaths(base).allSatisfy { InFlightJournal.takeLeftover(at: $0) == nil })
+    }
+
     @Test func theInFlightJournalKeepsARecordAsLargeAsTheBodyLimit() throws {
         let path = temporaryPath("w0.sock.inflight")
         let note = String(repeating: "é and more text, ", count: RequestHandler.maxBodyBytes / 18)

@@ -105,10 +105,20 @@ import Testing
         #expect(stat(path, &status) == 0)
         #expect(status.st_mode & 0o777 == 0o600)
 
-        let link = directory + "/link.metrics"
-        #expect(symlink(path, link) == 0)
-        #expect(throws: SharedMemoryError.self) { try WorkerMetrics(path: link, slot: 0) }
-        #expect(throws: SharedMemoryError.self) { try PoolMetricsFile(path: link) }
+        let symbolic = directory + "/link.metrics"
+        #expect(symlink(path, symbolic) == 0)
+        #expect(throws: SharedMemoryError.self) { try WorkerMetrics(path: symbolic, slot: 0) }
+        // The supervisor makes its file anew: whatever is at its path — a link, a hard link, a
+        // previous pool's file handed over to the workers' user — is replaced, never opened.
+        let hard = directory + "/hard.metrics"
+        #expect(link(path, hard) == 0)
+        for planted in [symbolic, hard] {
+            _ = try PoolMetricsFile(path: planted)
+            var replaced = stat()
+            #expect(lstat(planted, &replaced) == 0)
+            #expect(replaced.st_mode & S_IFMT == S_IFREG && replaced.st_nlink == 1 && replaced.st_ino != status.st_ino)
+        }
+        #expect(stat(path, &status) == 0 && status.st_nlink == 1)
 
         // A file that is not the pool's (no magic) is refused too.
         let stray = directory + "/stray.metrics"

@@ -306,8 +306,21 @@ class Instance:
         socket is the pool's shared queue, served by whichever worker is free)."""
         return self.socket_path(slot) + ".direct"
 
-    def journal_path(self, slot: str) -> str:
-        return self.socket_path(slot) + ".inflight"
+    def journal_paths(self, slot: str) -> list[str]:
+        """The worker's journal slots: the execution running, and the one whose answer waits for
+        its audit row's commit."""
+        return [self.socket_path(slot) + ".inflight", self.socket_path(slot) + ".inflight.1"]
+
+    def journal_records(self, slot: str) -> list[str]:
+        """The record in each of the worker's journal slots ('' when empty; later bytes are stale)."""
+        records = []
+        for path in self.journal_paths(slot):
+            try:
+                with open(path) as f:
+                    records.append(f.read().split("\n", 1)[0])
+            except OSError:
+                pass
+        return records
 
     # -- SQL and the spo CLI ---------------------------------------------------------------------
 

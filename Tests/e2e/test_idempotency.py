@@ -264,13 +264,9 @@ def test_a_killed_workers_claim_does_not_block_forever(idem):
 
     def running_slot():
         for slot in sorted(idem.workers()):
-            try:
-                with open(idem.journal_path(slot)) as f:
-                    text = f.read().split("\n", 1)[0]
-            except OSError:
-                continue
-            if tag in text:
-                return slot, json.loads(text)
+            for text in idem.journal_records(slot):
+                if tag in text:
+                    return slot, json.loads(text)
         return None
 
     slot, record = wait_for(running_slot, timeout=10, interval=0.005, message="the journal of the running call")

@@ -12,7 +12,11 @@ import SPOPostgres
 /// and then answers each worker. While that commit is in flight the next rows queue up in the
 /// sockets, so under load each transaction carries the rows of many workers: PostgreSQL's own
 /// group commit, one level up, which saves the database a transaction, a statement and a WAL
-/// flush per row. A row is answered `committed` only after its transaction committed on a
+/// flush per row. Workers under `spo serve` serve their next request while their row commits, so
+/// the writer holds a group for more rows (PostgreSQL's `commit_delay` and `commit_siblings`, one
+/// level up) until every worker that sent a row in the last `activeWindow` has one in it, or a
+/// worker says it is waiting with nothing else to do (an empty frame), or `commitDelay` has
+/// passed since its first row. A lone worker's row is written at once. A row is answered `committed` only after its transaction committed on a
 /// connection with the pool's `synchronous_commit` (`SPO_AUDIT_COMMIT`), so a worker answers
 /// its client no earlier than when it wrote the row itself.
 ///
@@ -33,6 +37,22 @@ public final class AuditWriter {
     private var nextCheck = ContinuousClock.now
     /// What `serveOnce` polls, kept from one wake-up to the next.
     private var descriptors: [pollfd] = []
+    /// How long a group is held for more rows at most (`SPO_AUDIT_COMMIT_DELAY`, µs; 0: never).
+    public let commitDelay: Duration
+    /// The rows read and not yet written: the group being held.
+    private var group: [(Client, [String?])] = []
+    /// When the group's first row was read.
+    private var groupSince: ContinuousClock.Instant?
+    /// A worker is waiting for an answer: the group is written now.
+    private var hurried = false
+    /// A group of this many rows is written without waiting for more.
+    static let maxGroupRows = 64
+    /// The default of `SPO_AUDIT_COMMIT_DELAY`.
+    static let defaultCommitDelay: Duration = .microseconds(1000)
+    /// A worker that sent a row this recently is expected to send another soon: a group is
+    /// held for its row.
+    public let activeWindow: Duration
+    public static let defaultActiveWindow: Duration = .milliseconds(10)
     /// Rows committed and transactions used, for the log and tests.
     public private(set) var committedRows = 0
     public private(set) var transactions = 0
@@ -41,18 +61,33 @@ public final class AuditWriter {
         let descriptor: Int32
         var buffer: [UInt8] = []
         var closed = false
+        /// When this worker's last row arrived.
+        var lastRowAt: ContinuousClock.Instant?
         init(descriptor: Int32) { self.descriptor = descriptor }
     }
 
     /// Listens at `socketPath` (replacing a socket file left there).
-    public init(controlConninfo: String, socketPath: String) throws {
+    public init(
+        controlConninfo: String, socketPath: String, commitDelay: Duration = AuditWriter.commitDelayFromEnvironment(),
+        activeWindow: Duration = AuditWriter.defaultActiveWindow
+    ) throws {
         control = ControlDatabase(conninfo: controlConninfo)
+        self.commitDelay = commitDelay
+        self.activeWindow = activeWindow
         let commit = AuditLog.CommitMode.fromEnvironment()
         control.onReconnect = { connection throws(PGError) in
             try connection.execute("SET synchronous_commit = \(commit.synchronousCommit)")
         }
         listener = try ListeningSocket(.unix(path: socketPath), backlog: 256)
         _ = fcntl(listener.descriptor, F_SETFL, fcntl(listener.descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// `SPO_AUDIT_COMMIT_DELAY` (microseconds, 0 – 100000, as PostgreSQL's `commit_delay`), else 1000.
+    public static func commitDelayFromEnvironment() -> Duration {
+        guard let text = ProcessInfo.processInfo.environment["SPO_AUDIT_COMMIT_DELAY"],
+            let microseconds = Int(text), (0...100_000).contains(microseconds)
+        else { return defaultCommitDelay }
+        return .microseconds(microseconds)
     }
 
     /// The socket path of writer `index` beside the pool's state files.
@@ -93,26 +128,49 @@ public final class AuditWriter {
         // system calls per group under load), as a worker does.
         if ContinuousClock.now >= nextCheck {
             nextCheck = .now + .milliseconds(100)
-            if signals.next(waitingMilliseconds: 0) != nil || getppid() != parent { return false }
+            if signals.next(waitingMilliseconds: 0) != nil || getppid() != parent {
+                writeGroup()
+                return false
+            }
         }
         descriptors.removeAll(keepingCapacity: true)
         descriptors.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0))
         for client in clients { descriptors.append(pollfd(fd: client.descriptor, events: Int16(POLLIN), revents: 0)) }
-        guard poll(&descriptors, nfds_t(descriptors.count), waitingMilliseconds) > 0 else { return true }
-        if descriptors[0].revents != 0 { acceptAll() }
-        var batch: [(Client, [String?])] = []
-        // Only the workers poll found readable (or hung up): reading every one on every wake-up
-        // cost a system call per idle worker.
-        for (index, client) in clients.enumerated()
-        where index + 1 >= descriptors.count || descriptors[index + 1].revents != 0 {
-            batch += readFrames(client)
+        let ready =
+            groupSince.map { ($0 + commitDelay).poll(&descriptors) }
+            ?? poll(&descriptors, nfds_t(descriptors.count), waitingMilliseconds)
+        if ready > 0 {
+            if descriptors[0].revents != 0 { acceptAll() }
+            // Only the workers poll found readable (or hung up): reading every one on every wake-up
+            // cost a system call per idle worker.
+            for (index, client) in clients.enumerated()
+            where index + 1 >= descriptors.count || descriptors[index + 1].revents != 0 {
+                group += readFrames(client)
+            }
         }
-        if !batch.isEmpty { write(batch) }
+        if !group.isEmpty {
+            let now = ContinuousClock.now
+            let since = groupSince ?? now
+            groupSince = since
+            if hurried || now >= since + commitDelay || group.count >= min(activeClients(now), Self.maxGroupRows) {
+                writeGroup()
+            }
+        }
+        hurried = false
         clients.removeAll { client in
             if client.closed { Glibc.close(client.descriptor) }
             return client.closed
         }
         return true
+    }
+
+    /// The workers that sent a row within `activeWindow`: those a group may wait for.
+    private func activeClients(_ now: ContinuousClock.Instant) -> Int {
+        var count = 0
+        for client in clients where client.lastRowAt.map({ $0.duration(to: now) < activeWindow }) ?? false {
+            count += 1
+        }
+        return count
     }
 
     private func acceptAll() {
@@ -147,6 +205,12 @@ public final class AuditWriter {
                 return frames
             }
             guard client.buffer.count - start - 4 >= length else { break }
+            if length == 0 {
+                // Its worker waits for an answer (AuditWriterFrame.hurry): no row, no answer.
+                hurried = true
+                start += 4
+                continue
+            }
             let range = start + 4..<start + 4 + length
             start = range.upperBound
             guard let values = AuditWriterFrame.decode(client.buffer, range), AuditBatch.accepts(values) else {
@@ -155,8 +219,17 @@ public final class AuditWriter {
             }
             frames.append((client, values))
         }
+        if !frames.isEmpty { client.lastRowAt = .now }
         client.buffer.removeFirst(start)
         return frames
+    }
+
+    /// Writes the group held, if any.
+    private func writeGroup() {
+        guard !group.isEmpty else { return }
+        write(group)
+        group.removeAll(keepingCapacity: true)
+        groupSince = nil
     }
 
     private func write(_ batch: [(Client, [String?])]) {

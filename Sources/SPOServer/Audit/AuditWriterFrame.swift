@@ -3,7 +3,9 @@
 /// A worker sends one frame per audit row: a 4-byte big-endian length, then the row's values
 /// (those of `AuditLog.Statement.execution`), each a 4-byte big-endian length (`0xFFFFFFFF`
 /// for NULL) and its UTF-8 bytes. The writer answers each frame, in order, with one byte once
-/// the transaction holding the row has committed (`committed`) or failed (`failed`).
+/// the transaction holding the row has committed (`committed`) or failed (`failed`). An empty
+/// frame (`hurry`, four zero bytes) carries no row and gets no answer: its worker is waiting for
+/// an answer, so the writer commits the group it is holding now.
 enum AuditWriterFrame {
     /// The writer's answer to one frame.
     enum Answer: UInt8 {
@@ -17,6 +19,8 @@ enum AuditWriterFrame {
     /// escaped, and the attempt log).
     static let maxBytes = 64 << 20
     private static let null: UInt32 = 0xFFFF_FFFF
+    /// The empty frame: "I am waiting: commit what you hold".
+    static let hurry: [UInt8] = [0, 0, 0, 0]
 
     /// A frame written value by value (`AuditLog.statement(for:finishedAt:into:)` fills it).
     struct Builder: AuditValues {

@@ -22,6 +22,14 @@ public final class RequestHandler {
     private let adminTargets: TargetConnections
     /// Where this worker notes the execution in flight, for the supervisor to recover if it dies.
     public var journal: InFlightJournal?
+    /// Journal slots not in use: the execution of an answer held for its commit keeps its slot
+    /// (`DeferredAnswer`), and the next execution is noted in one of these.
+    public var spareJournals: [InFlightJournal] = []
+    /// Whether a plain execution's answer may wait for its row's commit while the worker serves
+    /// its next request (`takeDeferredAnswer`, `settle`); the worker's choice.
+    public var defersAnswers = false
+    /// The answer the request just handled left waiting for its row's commit.
+    private var deferredAnswer: DeferredAnswer?
     /// Where audit records go when the control database cannot take them, to be replayed later.
     public var spool: AuditSpool?
     /// The pool's group-commit audit writer (`AuditWriter`), when `spo serve` runs one.
@@ -178,6 +186,8 @@ public final class RequestHandler {
         }
         let response = respond(to: endpoint.id, arguments, request, context)
         guard let cors, endpoint.isCrossOrigin else { return response }
+        // A held answer is decorated when it is given (`DeferredAnswer.given`).
+        deferredAnswer?.crossOrigin = (cors, request.header("origin"))
         return cors.decorate(response, origin: request.header("origin"))
     }
 
@@ -480,11 +490,11 @@ public final class RequestHandler {
                 executionID: executionID, reprocessOf: reprocessOf,
                 extraHeaders: [("Retry-After", String(error.retryAfterSeconds))])
         }
-        journal?.begin(
+        let noted = journal
+        noted?.begin(
             InFlightEntry(
                 executionID: executionID, service: service, parameters: effective, user: context.user,
                 correlationID: context.correlationID))
-        defer { journal?.end() }
         let outcome = executor.execute(service, parameters: bound, configuration: configuration, ticket: ticket)
         if let ticket { executor.breakers.settle(ticket) }
         let error = outcome.result.failure.map {
@@ -492,9 +502,17 @@ public final class RequestHandler {
                 $0, service: service.name, timeoutMilliseconds: service.timeoutMilliseconds,
                 statuses: service.errorStatuses)
         }
-        return finish(
+        let response = finish(
             service, parameters: effective, outcome: outcome, error: error, context, executionID: executionID,
-            reprocessOf: reprocessOf)
+            reprocessOf: reprocessOf, deferrable: true)
+        if let deferredAnswer {
+            // Noted until its row is confirmed; the next execution takes a spare slot.
+            deferredAnswer.journal = noted
+            journal = spareJournals.popLast()
+        } else {
+            noted?.end()
+        }
+        return response
     }
 
     /// Runs a recorded execution again, with its parameters or an override validated like any call,
@@ -588,7 +606,7 @@ public final class RequestHandler {
     private func finish(
         _ service: ServiceDefinition, parameters: JSONValue, outcome: ExecutionOutcome?, error: APIError?,
         _ context: RequestContext, executionID: String = RandomID.uuid(), reprocessOf: String? = nil,
-        extraHeaders: [(String, String)] = []
+        extraHeaders: [(String, String)] = [], deferrable: Bool = false
     ) -> HTTPResponse {
         observed = (service.name, outcome?.attempts.count ?? 0)
         let reference = error.map { _ in RandomID.uuid() }
@@ -609,7 +627,13 @@ public final class RequestHandler {
             record.idempotency = IdempotencyCompletion(
                 claim, answer: IdempotencyAnswers.keeps(outcome) ? response : nil)
         }
-        guard write(record, context) else { return unaudited(error, ran: outcome != nil, context) }
+        if deferrable && defersAnswers, let writer = auditWriter, let ticket = audit.offer(record, to: writer) {
+            deferredAnswer = DeferredAnswer(
+                response: response, record: record, ticket: ticket, context: context,
+                deadline: .now + control.timeout)
+        } else if !write(record, context) {
+            return unaudited(error, ran: outcome != nil, context)
+        }
         Log.debug(
             "execution finished",
             [
@@ -724,9 +748,15 @@ public final class RequestHandler {
     func write(_ record: AuditRecord, _ context: RequestContext) -> Bool {
         let handedOver = auditWriter.map { audit.handOver(record, to: $0, timeout: control.timeout) } ?? .notOffered
         if handedOver == .committed { return true }
+        return writeItself(record, context, tolerant: handedOver == .unconfirmed)
+    }
+
+    /// Commits the record on the worker's control connection, or spools it; `tolerant` of a row
+    /// the writer may have committed after all.
+    private func writeItself(_ record: AuditRecord, _ context: RequestContext, tolerant: Bool) -> Bool {
         do {
             try control.withConnection { (connection: PGConnection) throws(PGError) in
-                try audit.write(record, to: connection, tolerant: handedOver == .unconfirmed)
+                try audit.write(record, to: connection, tolerant: tolerant)
             }
             return true
         } catch {
@@ -744,6 +774,51 @@ public final class RequestHandler {
             Log.error("audit record lost: the control database and the spool both failed", ids, component: .audit)
             return false
         }
+    }
+
+    // MARK: - Answers held for their commit
+
+    /// The answer the request just handled left waiting for its row's commit (`defersAnswers`):
+    /// the worker writes it once `settle` returns.
+    func takeDeferredAnswer() -> DeferredAnswer? {
+        defer { deferredAnswer = nil }
+        return deferredAnswer
+    }
+
+    /// The answer to write for a held execution: as prepared once the writer confirms its row;
+    /// otherwise the row is written by this worker (or spooled) first, and without either the
+    /// answer is 503 `AUDIT_UNAVAILABLE`, as for an execution that was never held. `idle`: the
+    /// worker has no other request to serve, so the writer is asked to commit the row's group now.
+    func settle(_ held: DeferredAnswer, idle: Bool) -> HTTPResponse {
+        defer { release(held.journal) }
+        let settlement =
+            auditWriter?.settlement(of: held.ticket, deadline: held.deadline, hurry: idle) ?? .unconfirmed
+        if settlement == .committed { return held.given(held.response) }
+        let scope = RequestScope(correlationID: held.context.correlationID)
+        if let execution = held.record.execution {
+            scope.identify(executionID: execution.id, service: execution.serviceName)
+        }
+        return RequestScope.$current.withValue(scope) {
+            held.given(
+                writeItself(held.record, held.context, tolerant: true)
+                    ? held.response : unaudited(nil, ran: true, held.context))
+        }
+    }
+
+    /// The held execution's answer if its row is confirmed already (no waiting); its slot is then
+    /// free. Nil leaves it for `settle`.
+    func settledWithoutWaiting(_ held: DeferredAnswer) -> HTTPResponse? {
+        guard auditWriter?.peek(held.ticket) == .committed else { return nil }
+        _ = auditWriter?.settlement(of: held.ticket, deadline: held.deadline, hurry: false)
+        release(held.journal)
+        return held.given(held.response)
+    }
+
+    /// Ends a held execution's journal record and gives its slot back.
+    private func release(_ slot: InFlightJournal?) {
+        guard let slot else { return }
+        slot.end()
+        if journal == nil { journal = slot } else { spareJournals.append(slot) }
     }
 
     /// Whether an execution's audit can be counted on: the control connection is up (no system

@@ -9,9 +9,12 @@ final class PoolMetricsFile {
     private let memory: SharedMemory
     private var slots: [String: Int] = [:]
 
-    /// Makes the file at `path` anew (counters start at zero with the pool).
+    /// Makes the file at `path` anew (counters start at zero with the pool). The file a previous
+    /// pool left is removed, not reused: a supervisor started as root finds it owned by the
+    /// workers' user it was handed over to, and refusing it left /metrics without the pool's counts.
     init(path: String) throws(SharedMemoryError) {
         self.path = path
+        unlink(path)
         memory = try SharedMemory(path: path, wordCount: MetricsLayout.fileWords, reset: true)
         memory.store(MetricsLayout.magicWord, MetricsLayout.magic)
     }

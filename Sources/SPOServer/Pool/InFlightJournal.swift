@@ -24,6 +24,15 @@ public final class InFlightJournal {
     private var scratch: [UInt8] = []
     public let path: String
 
+    /// A worker's journal slots: one for the execution running, one for the execution whose
+    /// answer waits for its audit row's commit (`DeferredAnswer`).
+    static let slotCount = 2
+
+    /// The files of a worker's journal slots: `base` (`<socket>.inflight`), then `base.1`.
+    public static func slotPaths(_ base: String) -> [String] {
+        (0..<slotCount).map { $0 == 0 ? base : "\(base).\($0)" }
+    }
+
     /// Opens (creating) and maps the journal at `path`.
     public init?(path: String) {
         let descriptor = PrivateFile.open(path, O_RDWR)

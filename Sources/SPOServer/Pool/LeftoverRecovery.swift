@@ -19,7 +19,8 @@ public struct LeftoverRecovery {
         self.controlConninfo = controlConninfo
     }
 
-    /// Replays the spool, then audits the execution in flight as `interrupted`. In that order: an
+    /// Replays the spool, then audits the executions in flight (one running, perhaps one whose
+    /// answer waited for its row's commit: every journal slot) as `interrupted`. In that order: an
     /// execution that finished and was spooled keeps its real outcome (the `interrupted` record of
     /// the same id then changes nothing). What the control database cannot take now is spooled,
     /// for the next worker of the slot to replay.
@@ -40,9 +41,15 @@ public struct LeftoverRecovery {
                 Log.warning("could not replay a worker's audit spool yet", ["error": .string(error.description)])
             }
         }
-        guard let entry = InFlightJournal.takeLeftover(at: journalPath) else { return }
+        for path in InFlightJournal.slotPaths(journalPath) {
+            guard let entry = InFlightJournal.takeLeftover(at: path) else { continue }
+            if connection == nil { connection = try? ControlDatabase.connect(controlConninfo) }
+            audit(entry, connection, spool)
+        }
+    }
+
+    private func audit(_ entry: InFlightEntry, _ connection: PGConnection?, _ spool: AuditSpool?) {
         let interrupted = interrupted(entry)
-        if connection == nil { connection = try? ControlDatabase.connect(controlConninfo) }
         let executionID = interrupted.execution?.id ?? ""
         // The supervisor's lines about it carry the request's ids, as the worker's would have.
         let scope = RequestScope(correlationID: interrupted.execution?.correlationID ?? "")

@@ -80,7 +80,8 @@ public struct ProcessUser: Sendable, Equatable {
     /// Gives the files at `paths` that exist to this user (those root made on the user's behalf,
     /// such as a worker's audit spool replayed by the supervisor). A symbolic link is changed
     /// itself, never what it points to: the directory belongs to this user, who could plant one.
-    public func handOver(_ paths: [String]) {
-        for path in paths { _ = fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) }
+    /// `keepingGroup`: only the owner changes (a socket nginx reaches through its group).
+    public func handOver(_ paths: [String], keepingGroup: Bool = false) {
+        for path in paths { _ = fchownat(AT_FDCWD, path, uid, keepingGroup ? gid_t.max : gid, AT_SYMLINK_NOFOLLOW) }
     }
 }

@@ -221,7 +221,8 @@ public final class Supervisor {
             arguments += ["--user", user.name]
             // Recovery, running as root, may have made the slot's files: the worker must open them.
             user.handOver(
-                [slot.journalPath, slot.spoolPath, slot.spoolPath + ".rejected"] + (metrics.map { [$0.path] } ?? []))
+                InFlightJournal.slotPaths(slot.journalPath) + [slot.spoolPath, slot.spoolPath + ".rejected"]
+                    + (metrics.map { [$0.path] } ?? []))
         }
         slot.restartAt = nil
         do {
@@ -389,6 +390,9 @@ public final class Supervisor {
                 ["user": .string(user.name), "path": .string(path)])
             return
         }
+        // Lines added later (SIGHUP) are hard links to the queue: with protected_hardlinks (the
+        // default), only the socket's owner may make one.
+        if let queue = sharedQueue, case .unix(let path) = queue.address { user.handOver([path], keepingGroup: true) }
         do {
             try user.become()
             Log.info("the supervisor runs as its workers' user now", ["user": .string(user.name)])

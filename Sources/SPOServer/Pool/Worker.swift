@@ -33,6 +33,20 @@ public final class Worker {
     private let metrics: WorkerMetrics
     /// The bounds on bodies, their JSON and results.
     private let limits: RequestLimits
+    /// FastCGI request slots not in use: two, so that one can be held open while its answer waits
+    /// for its audit row's commit and the other serves the next request.
+    private var freeRequests = [FastCGIRequest(), FastCGIRequest()]
+    /// The request whose answer waits for its row's commit (`DeferredAnswer`), at most one.
+    private var heldRequest: FastCGIRequest?
+    private var heldAnswer: DeferredAnswer?
+    /// What the held answer's wait becomes while the next request's statements run: the answer
+    /// is written as soon as its row is confirmed, not after those statements.
+    private lazy var heldAnswerWork = PGWaitingWork(everyMilliseconds: Worker.heldAnswerCheck) { [unowned self] in
+        writeHeldIfConfirmed()
+    }
+    /// How often a long call of the next request is interrupted to write the held answer once its
+    /// row is confirmed: a slow procedure delays another client's answer by no more than this.
+    static let heldAnswerCheck: Int32 = 5
 
     /// `metrics` names the pool's metrics file and this worker's slot in it.
     public init(
@@ -79,7 +93,8 @@ public final class Worker {
             // Breaker transitions announced while this worker was not listening are in the table.
             self?.handler?.refreshBreakers(from: connection)
         }
-        let request = FastCGIRequest()
+        // Whatever ends the loop, the answer held for its commit is written first.
+        defer { settleHeld(idle: true) }
         Log.info(
             "worker started",
             [
@@ -95,8 +110,9 @@ public final class Worker {
                 nextCheck = .now + .milliseconds(100)
                 if let signal = signals.next(waitingMilliseconds: 0) {
                     Log.info("worker stopping", ["signal": .number(Int(signal))])
+                    settleHeld(idle: true)
                     // Connections accepted before their request arrived may be nginx's, a moment late.
-                    for connection in pending.drain(within: .milliseconds(500)) { answer(connection, request) }
+                    for connection in pending.drain(within: .milliseconds(500)) { answer(connection) }
                     return 0
                 }
                 if getppid() != parent {
@@ -110,27 +126,69 @@ public final class Worker {
                 Log.error("a listening socket is no longer usable; exiting to be replaced")
                 return 1
             }
-            if connection >= 0 { answer(connection, request) }
+            if connection >= 0 { answer(connection) }
         }
     }
 
-    /// Reads the request arriving on an accepted connection and answers it.
-    private func answer(_ connection: Int32, _ request: FastCGIRequest) {
-        guard request.accept(connection: connection) else { return }
+    /// Reads the request arriving on an accepted connection and answers it — or holds it open
+    /// while its audit row commits, answering the request held before first.
+    private func answer(_ connection: Int32) {
+        let request = freeRequests.removeLast()
+        guard request.accept(connection: connection) else {
+            freeRequests.append(request)
+            return
+        }
         metrics.begin()
         defer { metrics.end() }
-        if let handler {
-            serve(request, with: handler)
-        } else {
+        guard let handler else {
             // No configuration yet (control database down since start): answer instead of
             // leaving nginx waiting.
             let error = APIError(.dbConnectionFailed, "the control database is unreachable; try again later")
-            request.write(HTTPResponse.error(error, reference: nil).cgiBytes())
+            finish(request, HTTPResponse.error(error, reference: nil))
+            return
         }
-        request.finish()
+        let response = serve(request, with: handler)
+        // A held answer waits through one more request at most.
+        settleHeld(idle: false)
+        if let deferred = handler.takeDeferredAnswer() {
+            heldRequest = request
+            heldAnswer = deferred
+        } else {
+            finish(request, response)
+        }
     }
 
-    private func serve(_ request: FastCGIRequest, with handler: RequestHandler) {
+    /// Writes the held answer once its row is confirmed, waiting for that if need be; `idle`
+    /// when there is no other request to serve meanwhile.
+    private func settleHeld(idle: Bool) {
+        guard let request = heldRequest, let answer = heldAnswer, let handler else { return }
+        heldRequest = nil
+        heldAnswer = nil
+        finish(request, handler.settle(answer, idle: idle))
+    }
+
+    /// Writes the response and ends the request, making its slot free again.
+    private func finish(_ request: FastCGIRequest, _ response: HTTPResponse) {
+        let bytes = response.cgiBytes()
+        // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
+        // stops reading (one system call, for large responses only).
+        if bytes.count > 64 * 1024 { request.limitWrites(to: pending.readTimeout) }
+        request.write(bytes)
+        request.finish()
+        freeRequests.append(request)
+    }
+
+    /// Writes the held answer if its row is confirmed already; true once nothing is held.
+    private func writeHeldIfConfirmed() -> Bool {
+        guard let request = heldRequest, let answer = heldAnswer, let handler else { return true }
+        guard let response = handler.settledWithoutWaiting(answer) else { return false }
+        heldRequest = nil
+        heldAnswer = nil
+        finish(request, response)
+        return true
+    }
+
+    private func serve(_ request: FastCGIRequest, with handler: RequestHandler) -> HTTPResponse {
         let values = request.values(of: Worker.requestParameters)
         let headers = HTTPHeaders(names: Worker.headerNames, values: values)
         let first = Worker.forwardedHeaders.count
@@ -145,15 +203,16 @@ public final class Worker {
             let http = HTTPRequest(
                 method: method ?? "GET", path: uri ?? scriptName ?? "/", query: query ?? "", headers: headers,
                 body: body)
-            response = handler.handle(http)
+            if heldAnswer != nil {
+                heldAnswerWork.rearm()
+                response = PGWaitingWork.$current.withValue(heldAnswerWork) { handler.handle(http) }
+            } else {
+                response = handler.handle(http)
+            }
         } else {
             response = .error(APIError(.payloadTooLarge, "the body exceeds \(limit) bytes"), reference: nil)
         }
-        let bytes = response.cgiBytes()
-        // A response that fits in the socket's buffer cannot block; a larger one can, if the peer
-        // stops reading (one system call, for large responses only).
-        if bytes.count > 64 * 1024 { request.limitWrites(to: pending.readTimeout) }
-        request.write(bytes)
+        return response
     }
 
     /// Every parameter a request is served from, read in one pass: the forwarded headers, then
@@ -195,7 +254,14 @@ public final class Worker {
         handler?.forEachIdleConnectionSocket { socket in
             descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
         }
-        if poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000)) < 0 { return -1 }
+        // With an answer held, only work already waiting is taken before it is written.
+        var ready = poll(
+            &descriptors, nfds_t(descriptors.count), heldAnswer == nil ? pending.pollTimeout(atMost: 1000) : 0)
+        if ready == 0 && heldAnswer != nil {
+            settleHeld(idle: true)
+            ready = poll(&descriptors, nfds_t(descriptors.count), pending.pollTimeout(atMost: 1000))
+        }
+        if ready < 0 { return -1 }
         if pendingIndex > controlIndex && descriptors[controlIndex].revents != 0 {
             followConfiguration(readingSocket: true)
         }
@@ -265,7 +331,11 @@ public final class Worker {
                 let handler = RequestHandler(configuration: configuration, control: control)
                 handler.metrics = metrics
                 handler.limits = limits
-                handler.journal = journalPath.flatMap(InFlightJournal.init(path:))
+                let journals = journalPath.map { InFlightJournal.slotPaths($0).compactMap(InFlightJournal.init(path:)) }
+                handler.journal = journals?.first
+                handler.spareJournals = Array(journals?.dropFirst() ?? [])
+                // Answers wait for their rows' commits only while a slot can note each execution.
+                handler.defersAnswers = journalPath == nil || journals?.count == InFlightJournal.slotCount
                 handler.spool = spoolPath.flatMap(AuditSpool.init(path:))
                 if let spoolPath, handler.spool == nil {
                     Log.error(
