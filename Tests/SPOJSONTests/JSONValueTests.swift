@@ -124,3 +124,37 @@ import Testing
         }
     }
 }
+
+/// `writeString` decides eight bytes at a time whether a string needs escaping: every character
+/// that must be escaped is caught wherever it falls in a word or in the tail.
+@Suite struct JSONStringWriterTests {
+    private func written(_ text: String) -> String {
+        var out: [UInt8] = []
+        JSONValue.writeString(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func everyASCIICharacterAtEveryPositionRoundTrips() throws {
+        for length in [1, 7, 8, 9, 16, 19] {
+            for position in 0..<length {
+                // NUL is escaped too (below), but the parser refuses it (JSON_ALLOW_NUL is off).
+                for scalar in (0x01...0x7F).compactMap(Unicode.Scalar.init) + ["é", "€", "😀"] {
+                    var characters = Array(repeating: Character("a"), count: length)
+                    characters[position] = Character(scalar)
+                    let text = String(characters)
+                    let json = written(text)
+                    #expect(try JSONValue.parse(json) == .string(text), "\(json)")
+                }
+            }
+        }
+    }
+
+    @Test func plainTextIsCopiedAsItIs() {
+        for text in ["", "a", "0195f3a2-7c1e-7d4b-9a3e-2f6b8c1d4e5f", "bench_customer_get", "Customer 5 ~ok!"] {
+            #expect(written(text) == "\"" + text + "\"")
+        }
+        #expect(written("tab\there") == #""tab\there""#)
+        #expect(written("a\"b\\c") == #""a\"b\\c""#)
+        #expect(written("12345678\u{0}") == #""12345678\u0000""#)
+    }
+}

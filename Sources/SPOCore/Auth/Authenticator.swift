@@ -7,6 +7,13 @@ public struct Principal: Sendable, Equatable {
 
     public static let anonymous = Principal(name: "anonymous", key: nil)
 
+    /// Whether the caller came without a key. A pattern, not `key == nil`: that comparison took
+    /// a copy of the key (its strings and grants retained and released) on every request.
+    public var isAnonymous: Bool {
+        if case .none = key { return true }
+        return false
+    }
+
     /// Whether this caller's key may execute `service` (false without a key: see `mayCall`).
     public func mayExecute(_ service: String) -> Bool { key?.mayExecute(service) ?? false }
 }

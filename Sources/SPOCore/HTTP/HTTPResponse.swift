@@ -51,10 +51,10 @@ public struct HTTPResponse: Sendable {
         out.reserveCapacity(256 + body.count)
         // The separators byte by byte: appending a string's bytes costs the same however short it is.
         func line(_ name: String, _ value: String) {
-            out.append(contentsOf: name.utf8)
+            out.appendUTF8(name)
             out.append(UInt8(ascii: ":"))
             out.append(UInt8(ascii: " "))
-            out.append(contentsOf: value.utf8)
+            out.appendUTF8(value)
             out.append(UInt8(ascii: "\r"))
             out.append(UInt8(ascii: "\n"))
         }

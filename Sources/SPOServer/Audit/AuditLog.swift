@@ -243,29 +243,29 @@ public struct AuditLog {
         out.append(UInt8(ascii: "["))
         for (index, attempt) in attempts.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"attempt":"#.utf8)
+            out.appendUTF8(#"{"attempt":"#)
             JSONValue.writeDigits(UInt64(max(attempt.attempt, 0)), to: &out)
-            out.append(contentsOf: #","outcome":"#.utf8)
+            out.appendUTF8(#","outcome":"#)
             JSONValue.writeString(attempt.outcome.rawValue, to: &out)
             // Absent rather than null when there is nothing to say: every request stores this,
             // and the service_log view reads a missing key as NULL all the same.
             if let sqlstate = attempt.sqlstate {
-                out.append(contentsOf: #","sqlstate":"#.utf8)
+                out.appendUTF8(#","sqlstate":"#)
                 JSONValue.writeString(sqlstate, to: &out)
             }
             if let message = attempt.message {
-                out.append(contentsOf: #","message":"#.utf8)
+                out.appendUTF8(#","message":"#)
                 JSONValue.writeString(message, to: &out)
             }
-            out.append(contentsOf: #","offset_ms":"#.utf8)
+            out.appendUTF8(#","offset_ms":"#)
             JSONValue.writeMilliseconds(attempt.offsetMilliseconds, to: &out)
-            out.append(contentsOf: #","connect_ms":"#.utf8)
+            out.appendUTF8(#","connect_ms":"#)
             JSONValue.writeMilliseconds(attempt.connectMilliseconds, to: &out)
-            out.append(contentsOf: #","execute_ms":"#.utf8)
+            out.appendUTF8(#","execute_ms":"#)
             JSONValue.writeMilliseconds(attempt.executeMilliseconds, to: &out)
             if let workerPID {
-                out.append(contentsOf: #","worker_pid":"#.utf8)
-                out.append(contentsOf: workerPID.utf8)
+                out.appendUTF8(#","worker_pid":"#)
+                out.appendUTF8(workerPID)
             }
             out.append(UInt8(ascii: "}"))
         }

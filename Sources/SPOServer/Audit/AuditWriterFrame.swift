@@ -1,3 +1,5 @@
+import SPOJSON
+
 /// What a worker and the pool's audit writer (`AuditWriter`) say on the writer's socket.
 ///
 /// A worker sends one frame per audit row: a 4-byte big-endian length, then the row's values
@@ -41,7 +43,7 @@ enum AuditWriterFrame {
                 return
             }
             AuditWriterFrame.append(UInt32(value.utf8.count), to: &bytes)
-            bytes.append(contentsOf: value.utf8)
+            bytes.appendUTF8(value)
         }
 
         mutating func appendText(_ write: (inout [UInt8]) -> Void) {

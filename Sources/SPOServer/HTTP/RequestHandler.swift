@@ -181,7 +181,7 @@ public final class RequestHandler {
             }
         }
         if endpoint.access == .admin, let refusal = refuseUnlessAdmin(context) { return refusal }
-        if endpoint.access == .caller && context.principal.key == nil {
+        if endpoint.access == .caller && context.principal.isAnonymous {
             return fail(Principal.keyRequired, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
         }
         let response = respond(to: endpoint.id, arguments, request, context)
@@ -393,7 +393,7 @@ public final class RequestHandler {
         if !tooMany.isEmpty { return reject(.invalidParameters(tooMany), name, context) }
         guard let name else { return fail(APIError(.serviceNotFound, "no service named"), context) }
         // Checked before looking the service up, so a key learns nothing about services it may not call.
-        guard context.principal.key == nil || context.principal.mayExecute(name) else {
+        guard context.principal.isAnonymous || context.principal.mayExecute(name) else {
             return fail(APIError(.forbidden, "the key \(context.user) may not execute service \(name)"), context)
         }
         guard let service = configuration.enabledService(name) else {
@@ -714,7 +714,7 @@ public final class RequestHandler {
     /// execution reads it back). 401 alike for a service that is private or does not exist, so an
     /// anonymous caller learns nothing about either. Nil when the call may go on.
     private func refuseAnonymous(_ name: String, _ context: RequestContext) -> HTTPResponse? {
-        guard context.principal.key == nil else { return nil }
+        guard context.principal.isAnonymous else { return nil }
         var refusal = Principal.keyRequired
         if configuration.enabledService(name)?.isPublic == true {
             guard context.prefersAsync else { return nil }
@@ -728,7 +728,7 @@ public final class RequestHandler {
     func fail(
         _ error: APIError, _ context: RequestContext, service: String? = nil, extraHeaders: [(String, String)] = []
     ) -> HTTPResponse {
-        if context.principal.key == nil, !unauthenticatedErrorRows.take(at: Self.monotonicSeconds()) {
+        if context.principal.isAnonymous, !unauthenticatedErrorRows.take(at: Self.monotonicSeconds()) {
             metrics.countDroppedErrorRow()
             return .error(error, reference: nil, headers: context.headers + extraHeaders, audience: context.audience)
         }
@@ -851,7 +851,7 @@ public final class RequestHandler {
     private func refuseUnlessAdmin(_ context: RequestContext) -> HTTPResponse? {
         guard context.principal.key?.role != .admin else { return nil }
         let error =
-            context.principal.key == nil
+            context.principal.isAnonymous
             ? APIError(.unauthorized, "administration needs an admin key: spo keys create --role admin")
             : APIError(.forbidden, "the key \(context.user) is not an admin key")
         return fail(error, context, extraHeaders: [("WWW-Authenticate", "Bearer")])
