@@ -97,6 +97,7 @@ private func shippedSiteFile() throws -> String {
         #expect(main.contains("client_body_temp_path /home/dev/spo/.spo/nginx/body;"))
         #expect(main.contains("events {"))
         #expect(main.contains("http {"))
+        #expect(main.contains("worker_processes auto;"))
         #expect(!main.contains("user "))
     }
 
