@@ -56,6 +56,27 @@ import Testing
         #expect(generated.data == .string("\(id) spo:\(id)"))
     }
 
+    @Test func withoutAnIDOfItsOwnARequestGetsNginxsRequestIDShapedAsAUUID() throws {
+        let fixture = try fixture()
+        let requestID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        let shaped = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+        for given in [nil, "not a token!"] {
+            var headers = [HTTPHeaders.nginxRequestID: requestID]
+            headers["X-Correlation-ID"] = given
+            let reply = fixture.execute("my_correlation", headers: headers)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.header("X-Correlation-ID") == shaped)
+            #expect(reply.data == .string("\(shaped) spo:\(shaped)"), "\(reply.text)")
+        }
+        // A client's own id wins; a request id that is not 32 hex digits is not used.
+        let own = fixture.execute(
+            "my_correlation", headers: ["X-Correlation-ID": "mine", HTTPHeaders.nginxRequestID: requestID])
+        #expect(own.header("X-Correlation-ID") == "mine")
+        let odd = fixture.execute("my_correlation", headers: [HTTPHeaders.nginxRequestID: "0f1e2d3c"])
+        let made = try #require(odd.header("X-Correlation-ID"))
+        #expect(made != "0f1e2d3c" && UUID(uuidString: made) != nil)
+    }
+
     @Test func aProcedureThatCommitsRunsAndSeesIt() throws {
         let fixture = try fixture()
         let reply = fixture.execute("commit_twice", headers: ["X-Correlation-ID": "commit-7"])

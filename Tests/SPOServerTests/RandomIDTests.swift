@@ -34,6 +34,17 @@ import Testing
         #expect(burst == burst.sorted())
     }
 
+    @Test func hexDigitsTakeTheShapeOfAUUID() {
+        #expect(RandomID.uuid(fromHex: "00112233445566778899aabbccddeeff") == "00112233-4455-6677-8899-aabbccddeeff")
+        #expect(RandomID.uuid(fromHex: "00112233445566778899AABBCCDDEEFF") == "00112233-4455-6677-8899-AABBCCDDEEFF")
+        for odd in [
+            "", "00112233445566778899aabbccddeef", "00112233445566778899aabbccddeeff0",
+            "00112233445566778899aabbccddeefg", "00112233-4455-6677-8899-aabbccdd", "é0112233445566778899aabbccddeef",
+        ] {
+            #expect(RandomID.uuid(fromHex: odd) == nil, "\(odd)")
+        }
+    }
+
     @Test func idsDoNotRepeat() {
         let ids = (0..<2000).map { _ in RandomID.uuid() }
         #expect(Set(ids).count == ids.count)

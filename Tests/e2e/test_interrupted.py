@@ -65,3 +65,34 @@ def test_killed_mid_execution_is_audited_as_interrupted(pool):
     assert pool.journal_records(slot) == ["", ""], "the journal still names an execution"
     assert not pid_alive(victim)
     wait_for(lambda: pool.workers().get(slot) not in (None, victim), timeout=2, message="a replacement worker")
+
+
+def test_without_an_id_of_its_own_the_502_carries_the_one_the_execution_is_audited_with(pool):
+    # The worker made the id from nginx's $request_id; nginx's own 502 makes the same from it.
+    outcome = {}
+    seconds = 0.85  # told apart from other tests' `slow` calls in the journals
+
+    def slow_request():
+        response = pool.execute("slow", {"p_seconds": seconds})
+        outcome.update(status=response.status_code, headers=response.headers)
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+
+    def running():
+        for slot in sorted(pool.workers()):
+            for text in pool.journal_records(slot):
+                if text and json.loads(text).get("parameters") == {"p_seconds": seconds}:
+                    return slot, json.loads(text)
+        return None
+
+    slot, record = wait_for(running, timeout=5, interval=0.005, message="the journal of the running `slow`")
+    os.kill(pool.workers()[slot], signal.SIGKILL)
+    client.join(timeout=30)
+    assert outcome["status"] == 502, outcome
+    answered = outcome["headers"]["X-Correlation-ID"]
+    assert answered == record["correlation_id"]
+    audited = wait_for(lambda: pool.psql(
+        f"SELECT correlation_id FROM spo.service_execution WHERE id = '{record['execution_id']}'").strip(),
+        timeout=2, interval=0.05, message="the interrupted execution's row")
+    assert audited == answered

@@ -9,6 +9,10 @@ public struct HTTPHeaders: Sendable, ExpressibleByDictionaryLiteral {
     /// As many as `names` or more (the extra ones belong to no header and are never read).
     private var values: [String?]
 
+    /// Not a header a client can send: nginx's `$request_id` (FastCGI parameter `SPO_REQUEST_ID`),
+    /// from which a request without a correlation id of its own gets one.
+    public static let nginxRequestID = "spo-request-id"
+
     /// The header `names[i]` has `values[i]` (nil: absent); `values` may be longer than `names`.
     public init(names: [String], values: [String?]) {
         precondition(values.count >= names.count, "a value for every name")

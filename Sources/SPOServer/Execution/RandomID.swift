@@ -81,6 +81,33 @@ public enum RandomID {
         }
     }
 
+    /// The UUID-shaped id (8-4-4-4-12) of 32 hex digits of randomness made elsewhere: nginx's
+    /// `$request_id`, from which nginx makes the same id for the answers it gives itself
+    /// (`nginx/spo.conf`). Nil for anything else.
+    public static func uuid(fromHex digits: String) -> String? {
+        var digits = digits
+        return digits.withUTF8 { hex in
+            guard hex.count == 32, hex.allSatisfy(isHexDigit) else { return nil }
+            return String(unsafeUninitializedCapacity: 36) { text in
+                var position = 0
+                for (index, digit) in hex.enumerated() {
+                    if index == 8 || index == 12 || index == 16 || index == 20 {
+                        text[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    text[position] = digit
+                    position += 1
+                }
+                return position
+            }
+        }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
+    }
+
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }

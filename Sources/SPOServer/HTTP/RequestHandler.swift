@@ -913,7 +913,10 @@ struct RequestContext {
         if let given = request.header("x-correlation-id"), ClientToken.isValid(given) {
             correlationID = given
         } else {
-            correlationID = RandomID.uuid()
+            // nginx's request id, shaped as nginx shapes it for its own answers: so a 502 nginx
+            // gives after this worker died carries the id the journal audits the execution with.
+            correlationID =
+                request.header(HTTPHeaders.nginxRequestID).flatMap(RandomID.uuid(fromHex:)) ?? RandomID.uuid()
         }
         let givenKey = request.header("idempotency-key")
         idempotencyKey = givenKey.flatMap { ClientToken.isValid($0) ? $0 : nil }

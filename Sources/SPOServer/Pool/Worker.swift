@@ -230,6 +230,7 @@ public final class Worker {
         ("HTTP_PREFER", "prefer"), ("HTTP_ORIGIN", "origin"), ("HTTP_IF_NONE_MATCH", "if-none-match"),
         ("HTTP_ACCEPT_ENCODING", "accept-encoding"),
         ("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "access-control-request-method"),
+        ("SPO_REQUEST_ID", HTTPHeaders.nginxRequestID),
     ]
 
     /// Waits up to a second for a connection or a configuration change; the accepted connection
