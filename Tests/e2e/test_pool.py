@@ -31,6 +31,13 @@ def test_one_worker_per_server_line(pool):
     assert Path(f"/proc/{supervisor}/stat").read_text().split(") ")[1].split()[1] == str(pool.process.pid)
 
 
+def test_workers_get_the_pools_malloc_tunables(pool):
+    # Supervisor.mallocTunables: a request's freed blocks stay in glibc's per-thread cache.
+    for slot, pid in pool.workers().items():
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"GLIBC_TUNABLES=glibc.malloc.tcache_count=64" in environment, slot
+
+
 def test_every_line_is_the_one_queue_so_no_request_waits_behind_a_busy_worker(pool):
     slots = pool.upstream_slots()
     # One listening socket behind every line (hard links), each worker with its own besides.
